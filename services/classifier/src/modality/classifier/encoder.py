@@ -1,0 +1,131 @@
+"""MiniLM tokenising (head + tail truncation) and the encoder-only ONNX graph.
+
+Only ``tokenizers``, ``onnxruntime`` and ``numpy`` are used here: the PyTorch side of the
+encoder lives in the build scripts, never at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+from tokenizers import Tokenizer
+
+from modality.classifier import contract
+from modality.classifier.errors import ModelFilesMissingError
+
+MAX_CHARS = 16_000
+"""Longer prompts are cut to their first quarter and last three quarters of this many
+characters before tokenising; the token budget keeps far less than that anyway."""
+
+
+def clip_text(text: str, max_chars: int = MAX_CHARS) -> str:
+    """Cut very long texts, and replace lone surrogates (valid in JSON escapes, refused by
+    the Rust tokenizer) so one odd prompt cannot fail a whole batch."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    if len(text) <= max_chars:
+        return text
+    head = max_chars // 4
+    return text[:head] + "\n" + text[-(max_chars - head) :]
+
+
+class PromptTokenizer:
+    """WordPiece tokeniser of all-MiniLM-L6-v2 producing the contract's int64 inputs.
+
+    Prompts longer than ``max_len`` tokens keep their first ``head_tokens`` tokens and as
+    many of their last tokens as fit: few-shot prompts state the question at the end.
+    """
+
+    def __init__(
+        self,
+        tokenizer_file: Path,
+        max_len: int = contract.MAX_SEQ_LEN,
+        head_tokens: int = contract.HEAD_TOKENS,
+    ) -> None:
+        if not tokenizer_file.is_file():
+            raise ModelFilesMissingError(f"tokenizer file not found: {tokenizer_file}")
+        if not 0 <= head_tokens <= max_len - 2:
+            raise ValueError("head_tokens must fit in max_len minus the two special tokens")
+        self._tok = Tokenizer.from_file(str(tokenizer_file))
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        self.max_len = max_len
+        self.head_tokens = head_tokens
+        self.cls_id = self._required_id("[CLS]")
+        self.sep_id = self._required_id("[SEP]")
+        self.pad_id = self._required_id("[PAD]")
+
+    def _required_id(self, token: str) -> int:
+        token_id = self._tok.token_to_id(token)
+        if token_id is None:
+            raise ModelFilesMissingError(f"tokenizer has no {token} token")
+        return int(token_id)
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word-piece ids of each text, already cut to the budget, without special tokens."""
+        budget = self.max_len - 2
+        tail = budget - self.head_tokens
+        encodings = self._tok.encode_batch([clip_text(t) for t in texts], add_special_tokens=False)
+        out: list[list[int]] = []
+        for enc in encodings:
+            ids = enc.ids
+            if len(ids) > budget:
+                ids = ids[: self.head_tokens] + (ids[-tail:] if tail else [])
+            out.append(ids)
+        return out
+
+    def encode(self, texts: Sequence[str]) -> dict[str, NDArray[Any]]:
+        """Padded ``input_ids`` and ``attention_mask`` (int64, [batch, longest])."""
+        pieces = self.token_ids(texts)
+        width = max((len(p) for p in pieces), default=0) + 2
+        input_ids = np.full((len(pieces), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(pieces), width), dtype=np.int64)
+        for row, ids in enumerate(pieces):
+            n = len(ids) + 2
+            input_ids[row, 0] = self.cls_id
+            input_ids[row, 1 : n - 1] = ids
+            input_ids[row, n - 1] = self.sep_id
+            mask[row, :n] = 1
+        return {"input_ids": input_ids, "attention_mask": mask}
+
+
+def session_options(intra_op_threads: int) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = intra_op_threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return opts
+
+
+class EncoderSession:
+    """Encoder-only graph: texts → L2-normalised 384-d MiniLM sentence embeddings."""
+
+    def __init__(self, encoder_dir: Path, intra_op_threads: int = 0) -> None:
+        onnx_path = encoder_dir / contract.ONNX_FILE
+        if not onnx_path.is_file():
+            raise ModelFilesMissingError(
+                f"encoder graph not found: {onnx_path} (run `make models`)"
+            )
+        self.tokenizer = PromptTokenizer(encoder_dir / contract.TOKENIZER_FILE)
+        self._session = ort.InferenceSession(
+            str(onnx_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
+        )
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> NDArray[Any]:
+        """Embeddings in input order; batches are formed from length-sorted texts."""
+        out = np.zeros((len(texts), contract.EMBEDDING_DIM), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = self.tokenizer.encode([texts[i] for i in idx])
+            (emb,) = self._session.run([contract.EMBEDDING], batch)
+            out[idx] = emb
+        return out

@@ -1,0 +1,230 @@
+"""Runtime classifier: tokenise + cheap features → backend (tensor contract) → schema.
+
+The backend only runs the tensors of ``contract``; everything around them happens here, so
+the in-process ONNX Runtime backend, PyTriton and GPU Triton give the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from modality.classifier import contract
+from modality.classifier.encoder import PromptTokenizer, session_options
+from modality.classifier.errors import ContractError, ModelFilesMissingError
+from modality.classifier.features import feature_matrix, signals
+from modality.classifier.postprocess import Classification, classifications
+
+MODEL_DIR_ENV = "MODALITY_CLASSIFIER_MODEL_DIR"
+DEFAULT_BATCH_SIZE = 32
+Precision = Literal["fp32", "int8"]
+
+Tensors = dict[str, NDArray[Any]]
+
+
+def resolve_model_dir(explicit: str | Path | None = None) -> Path:
+    """Where the exported graphs live.
+
+    Order: ``explicit``; the ``MODALITY_CLASSIFIER_MODEL_DIR`` setting (relative paths are
+    relative to the working directory); ``models`` in the working directory or the nearest
+    parent holding ``models/``; ``models`` at the root of the checkout this package lives
+    in (editable install); else ``./models``.
+    """
+    if explicit is not None:
+        return Path(explicit).resolve()
+    env = os.environ.get(MODEL_DIR_ENV)
+    if env:
+        return Path(env).resolve()
+    cwd = Path.cwd()
+    for base in (cwd, *cwd.parents):
+        if (base / "models" / contract.CLASSIFIER_DIR).is_dir():
+            return base / "models"
+    here = Path(__file__).resolve()
+    for base in here.parents:
+        if (base / "services" / "classifier").is_dir() and (base / "pyproject.toml").is_file():
+            return base / "models"
+    return cwd / "models"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Runs the tensor contract: inputs ``contract.INPUTS`` → outputs ``contract.OUTPUTS``."""
+
+    async def infer(self, batch: Tensors) -> Tensors: ...
+
+
+@runtime_checkable
+class SyncBackend(Protocol):
+    def infer_sync(self, batch: Tensors) -> Tensors: ...
+
+
+class OnnxBackend:
+    """In-process ONNX Runtime on CPU over ``<model dir>/classifier/model.onnx``."""
+
+    def __init__(self, onnx_path: Path, intra_op_threads: int = 0) -> None:
+        if not onnx_path.is_file():
+            raise ModelFilesMissingError(
+                f"classifier graph not found: {onnx_path} (run `make models`, i.e. "
+                "services/classifier/scripts/export_encoder.py)"
+            )
+        self._session = ort.InferenceSession(
+            str(onnx_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
+        )
+        names = tuple(o.name for o in self._session.get_outputs())
+        if set(names) != set(contract.OUTPUT_NAMES):
+            raise ContractError(f"{onnx_path} outputs {names}, expected {contract.OUTPUT_NAMES}")
+
+    @classmethod
+    def from_model_dir(
+        cls, model_dir: Path, intra_op_threads: int = 0, precision: Precision = "fp32"
+    ) -> OnnxBackend:
+        """fp32 is the reference graph (the one Triton serves); int8 is its dynamically
+        quantised copy for CPU-only use (same tensor contract, slightly different numbers)."""
+        name = contract.ONNX_FILE if precision == "fp32" else contract.ONNX_INT8_FILE
+        return cls(model_dir / contract.CLASSIFIER_DIR / name, intra_op_threads)
+
+    def infer_sync(self, batch: Tensors) -> Tensors:
+        feeds = {name: batch[name] for name in contract.INPUT_NAMES}
+        values = self._session.run(list(contract.OUTPUT_NAMES), feeds)
+        return dict(zip(contract.OUTPUT_NAMES, values, strict=True))
+
+    async def infer(self, batch: Tensors) -> Tensors:
+        # ONNX Runtime releases the GIL while it runs, so a worker thread keeps the loop free
+        return await asyncio.to_thread(self.infer_sync, batch)
+
+
+class ClassifiedPrompt(NamedTuple):
+    classification: Classification
+    embedding: NDArray[Any]
+
+
+class _Chunk(NamedTuple):
+    rows: list[int]
+    feeds: Tensors
+    texts: list[str]
+
+
+class Classifier:
+    """Prompt classifier over any backend that honours the tensor contract."""
+
+    def __init__(
+        self,
+        backend: Backend | SyncBackend,
+        tokenizer: PromptTokenizer,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_model_dir(
+        cls,
+        model_dir: str | Path | None = None,
+        intra_op_threads: int = 0,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        precision: Precision = "fp32",
+    ) -> Classifier:
+        """In-process ONNX Runtime classifier over the exported model folder."""
+        root = resolve_model_dir(model_dir)
+        folder = root / contract.CLASSIFIER_DIR
+        tokenizer = PromptTokenizer(folder / contract.TOKENIZER_FILE)
+        return cls(
+            OnnxBackend.from_model_dir(root, intra_op_threads, precision), tokenizer, batch_size
+        )
+
+    # -- batching --------------------------------------------------------------------------
+    def _chunks(self, texts: Sequence[str]) -> Iterator[_Chunk]:
+        """Length-sorted chunks (little padding); results are put back in input order."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            chunk_texts = [texts[i] for i in idx]
+            feeds = self.tokenizer.encode(chunk_texts)
+            feeds["features"] = feature_matrix(chunk_texts)
+            yield _Chunk(idx, feeds, chunk_texts)
+
+    def _finish(
+        self,
+        chunk: _Chunk,
+        outputs: Tensors,
+        has_tools: Sequence[bool] | None,
+        has_vision: Sequence[bool] | None,
+        results: list[ClassifiedPrompt | None],
+    ) -> None:
+        emb = np.asarray(outputs.get(contract.EMBEDDING))
+        if emb.shape != (len(chunk.rows), contract.EMBEDDING_DIM):
+            raise ContractError(
+                f"embedding has shape {emb.shape}, expected ({len(chunk.rows)}, 384)"
+            )
+        sigs = [
+            signals(
+                text,
+                chunk.feeds["features"][row],
+                has_tools=bool(has_tools[i]) if has_tools is not None else False,
+                has_vision=bool(has_vision[i]) if has_vision is not None else False,
+            )
+            for row, (i, text) in enumerate(zip(chunk.rows, chunk.texts, strict=True))
+        ]
+        for row, (i, cls) in enumerate(
+            zip(chunk.rows, classifications(outputs, sigs), strict=True)
+        ):
+            results[i] = ClassifiedPrompt(cls, emb[row].copy())
+
+    @staticmethod
+    def _check_flags(n: int, *flags: Sequence[bool] | None) -> None:
+        for f in flags:
+            if f is not None and len(f) != n:
+                raise ValueError("has_tools / has_vision must have one entry per prompt")
+
+    # -- async API (service) ---------------------------------------------------------------
+    async def classify(
+        self,
+        prompts: Sequence[str],
+        has_tools: Sequence[bool] | None = None,
+        has_vision: Sequence[bool] | None = None,
+    ) -> list[ClassifiedPrompt]:
+        """Classify prompts; one ``(Classification, embedding)`` per prompt, input order."""
+        self._check_flags(len(prompts), has_tools, has_vision)
+        if not isinstance(self.backend, Backend):
+            raise TypeError("this backend has no async infer(); use classify_sync")
+        results: list[ClassifiedPrompt | None] = [None] * len(prompts)
+        for chunk in self._chunks(prompts):
+            outputs = await self.backend.infer(chunk.feeds)
+            self._finish(chunk, outputs, has_tools, has_vision, results)
+        return [r for r in results if r is not None]
+
+    async def embed(self, texts: Sequence[str]) -> NDArray[Any]:
+        """[n, 384] L2-normalised embeddings (e.g. of domain descriptions)."""
+        return np.stack([r.embedding for r in await self.classify(texts)]) if texts else _empty()
+
+    # -- sync API (CLI, scripts, benchmarks) -----------------------------------------------
+    def classify_sync(
+        self,
+        prompts: Sequence[str],
+        has_tools: Sequence[bool] | None = None,
+        has_vision: Sequence[bool] | None = None,
+    ) -> list[ClassifiedPrompt]:
+        self._check_flags(len(prompts), has_tools, has_vision)
+        if not isinstance(self.backend, SyncBackend):
+            raise TypeError("this backend has no infer_sync(); use classify")
+        results: list[ClassifiedPrompt | None] = [None] * len(prompts)
+        for chunk in self._chunks(prompts):
+            self._finish(
+                chunk, self.backend.infer_sync(chunk.feeds), has_tools, has_vision, results
+            )
+        return [r for r in results if r is not None]
+
+    def embed_sync(self, texts: Sequence[str]) -> NDArray[Any]:
+        return np.stack([r.embedding for r in self.classify_sync(texts)]) if texts else _empty()
+
+
+def _empty() -> NDArray[Any]:
+    return np.zeros((0, contract.EMBEDDING_DIM), dtype=np.float32)

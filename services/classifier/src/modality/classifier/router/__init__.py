@@ -1,0 +1,1 @@
+"""The router worker: ``route.decide`` over NATS, the model registry cache, routing policies."""

@@ -1,0 +1,176 @@
+# ruff: noqa: RUF001  (CJK test prompts, long expectation lists)
+"""The exported classifier: schema, ranges, golden outputs, graph vs numpy heads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modality.classifier import contract
+from modality.classifier.domains import (
+    DOCUMENTED_DEFAULT_THRESHOLD,
+    best_match,
+    calibrated_threshold,
+    similarities,
+)
+from modality.classifier.encoder import EncoderSession
+from modality.classifier.features import feature_matrix, feature_vector, signals
+from modality.classifier.heads import ARTIFACTS_DIR, HeadSet
+from modality.classifier.pipeline import Classifier
+
+GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_outputs.json").read_text())
+PROMPTS = [
+    "",
+    "hi",
+    "Write a haiku about autumn leaves.",
+    "def f(x):\n    return x * 2\n\nWhat does this function return for 3?",
+    "计算 12 乘以 7 等于多少？",
+    "Summarize: " + "The quick brown fox jumps over the lazy dog. " * 200,
+]
+
+
+def test_fields_and_ranges(classifier: Classifier) -> None:
+    results = classifier.classify_sync(PROMPTS)
+    assert len(results) == len(PROMPTS)
+    for res in results:
+        c = res.classification
+        assert c.task_type_1 in contract.TASK_TYPES
+        assert c.task_type_2 in (*contract.TASK_TYPES, "NA")
+        assert c.task_type_1 != c.task_type_2
+        for name in (
+            "creativity_scope",
+            "reasoning",
+            "contextual_knowledge",
+            "domain_knowledge",
+            "constraint_ct",
+            "prompt_complexity_score",
+            "small_model_failure",
+        ):
+            assert 0.0 <= getattr(c, name) <= 1.0, name
+        assert 0.0 <= c.number_of_few_shots <= 5.0
+        assert res.embedding.shape == (contract.EMBEDDING_DIM,)
+        assert np.linalg.norm(res.embedding) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=["code", "mystery", "antibiotics"])
+def test_golden_outputs(classifier: Classifier, case: dict) -> None:
+    (res,) = classifier.classify_sync([case["prompt"]])
+    got = res.classification.model_dump(exclude={"signals"})
+    for key, want in case["output"].items():
+        if isinstance(want, str):
+            assert got[key] == want, key
+        else:
+            assert got[key] == pytest.approx(want, abs=2e-3), key
+    assert res.embedding[:8] == pytest.approx(case["embedding_head"], abs=1e-4)
+
+
+def test_golden_prompts_get_sensible_task_types(classifier: Classifier) -> None:
+    # the three model-card prompts; NVIDIA's model says Code Generation / Text Generation /
+    # Summarization — ours must at least rank those first
+    results = classifier.classify_sync([c["prompt"] for c in GOLDEN])
+    assert [r.classification.task_type_1 for r in results] == [
+        "Code Generation",
+        "Text Generation",
+        "Summarization",
+    ]
+
+
+def test_output_order_and_batching_do_not_change_results(classifier: Classifier) -> None:
+    one_by_one = [classifier.classify_sync([p])[0] for p in PROMPTS]
+    batched = classifier.classify_sync(PROMPTS)
+    for a, b in zip(one_by_one, batched, strict=True):
+        assert a.classification.task_type_1 == b.classification.task_type_1
+        assert a.classification.small_model_failure == pytest.approx(
+            b.classification.small_model_failure, abs=1e-3
+        )
+        assert a.embedding == pytest.approx(b.embedding, abs=1e-4)
+
+
+async def test_async_classify_matches_sync(classifier: Classifier) -> None:
+    sync = classifier.classify_sync(PROMPTS[:3])
+    got = await classifier.classify(PROMPTS[:3], has_tools=[True, False, False])
+    assert [g.classification.task_type_1 for g in got] == [
+        s.classification.task_type_1 for s in sync
+    ]
+    assert got[0].classification.signals is not None and got[0].classification.signals.has_tools
+    emb = await classifier.embed(["a", "b"])
+    assert emb.shape == (2, contract.EMBEDDING_DIM)
+
+
+def test_graph_matches_encoder_plus_numpy_heads(classifier: Classifier, model_dir: Path) -> None:
+    texts = [
+        "Write a SQL query that lists customers by revenue.",
+        "tell me a joke",
+        "What is 17 * 23?",
+    ]
+    emb = EncoderSession(model_dir / contract.ENCODER_DIR).embed(texts)
+    ref = HeadSet.load().forward(emb, feature_matrix(texts))
+    feeds = classifier.tokenizer.encode(texts)
+    feeds["features"] = feature_matrix(texts)
+    got = classifier.backend.infer_sync(feeds)  # type: ignore[union-attr]
+    for name in contract.OUTPUT_NAMES:
+        assert got[name].shape == ref[name].shape
+        assert np.abs(got[name] - ref[name]).max() < 1e-4, name
+
+
+def test_long_prompts_keep_head_and_tail(classifier: Classifier) -> None:
+    tok = classifier.tokenizer
+    text = "alpha " * 50 + "filler " * 1000 + "omega question here"
+    feeds = tok.encode([text])
+    ids = feeds["input_ids"][0]
+    assert len(ids) == contract.MAX_SEQ_LEN
+    assert ids[0] == tok.cls_id and ids[-1] == tok.sep_id
+    tail = tok.token_ids(["omega question here"])[0]
+    assert list(ids[-1 - len(tail) : -1]) == tail
+    assert list(ids[1:4]) == tok.token_ids(["alpha alpha alpha"])[0]
+
+
+def test_cheap_features_and_signals() -> None:
+    code = "```python\nimport os\ndef main():\n    return os.getcwd()\n```"
+    row = feature_vector(code)
+    assert row.shape == (contract.NUM_FEATURES,) and row.dtype == np.float32
+    s = signals(code, row, has_vision=True)
+    assert s.has_code and s.has_vision and not s.has_tools and s.language == "en"
+    zh = "请把这段话翻译成英文，并解释其中的语法。"
+    assert signals(zh, feature_vector(zh)).language == "cjk"
+    math = "Solve for x: 3x + 7 = 22, then compute 15 / 3 + 2^4."
+    assert signals(math, feature_vector(math)).has_math
+    plain = "Tell me about your weekend"
+    ps = signals(plain, feature_vector(plain))
+    assert not ps.has_code and not ps.has_math and ps.questions == 0
+
+
+def test_domain_similarity_and_threshold(classifier: Classifier) -> None:
+    names = ["cards", "cooking"]
+    domains = classifier.embed_sync(
+        ["Ordering, delivery and activation of bank cards.", "Recipes and cooking techniques."]
+    )
+    (res,) = classifier.classify_sync(["My new card still has not arrived, where is it?"])
+    sims = similarities(res.embedding, names, domains)
+    assert sims["cards"] > sims["cooking"]
+    assert best_match(sims, threshold=-1.0) == "cards"
+    assert best_match(sims, threshold=1.01) is None
+    t = calibrated_threshold()
+    assert 0.0 < t < 1.0 and DOCUMENTED_DEFAULT_THRESHOLD == 0.7
+
+
+def test_int8_graph_agrees_with_fp32(classifier: Classifier, model_dir: Path) -> None:
+    int8 = Classifier.from_model_dir(model_dir, intra_op_threads=2, precision="int8")
+    texts = [c["prompt"] for c in GOLDEN] + PROMPTS[2:5]
+    for a, b in zip(classifier.classify_sync(texts), int8.classify_sync(texts), strict=True):
+        assert a.classification.task_type_1 == b.classification.task_type_1
+        assert (
+            abs(a.classification.small_model_failure - b.classification.small_model_failure) < 0.05
+        )
+        assert float(a.embedding @ b.embedding) > 0.95
+
+
+def test_artifacts_are_small() -> None:
+    total = sum(p.stat().st_size for p in ARTIFACTS_DIR.iterdir() if p.is_file())
+    assert 0 < total < 2_000_000
+    manifest = json.loads((ARTIFACTS_DIR / "manifest.json").read_text())
+    assert manifest["encoder"] == contract.ENCODER_NAME
+    assert manifest["files_read"], "the manifest must say which data files trained the heads"

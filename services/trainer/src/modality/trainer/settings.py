@@ -1,0 +1,23 @@
+"""Trainer settings (env prefix ``MODALITY_TRAINER_``; shared names keep ``MODALITY_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from modality.common.settings import InfraSettings
+
+
+class TrainerSettings(InfraSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MODALITY_TRAINER_", extra="ignore", populate_by_name=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8030, ge=0, le=65535, description="/health and /metrics")
+    consumer_name: str = Field(
+        "trainer",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Durable JetStream consumer of finetune.requested on the JOBS stream.",
+    )
+    nats_connect_timeout_s: float = Field(5.0, gt=0)
