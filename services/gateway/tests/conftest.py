@@ -207,6 +207,13 @@ async def _seed(database_url: str, simulator_url: str, front: FaultFront) -> Wor
         _model_row("acme-broken", acme_id, front.base_url(fail_status=503)),
         _model_row("acme-cut", acme_id, front.base_url(cut_after_chunks=2)),
         _model_row("acme-dead", acme_id, dead_base_url()),
+        # A provider model id the provider does not know: every call is its 404.
+        _model_row(
+            "acme-misnamed",
+            acme_id,
+            simulator_url,
+            provider_model_id="ft:gpt-4o-mini:acme:never-trained",
+        ),
         _model_row("acme-slow", acme_id, front.base_url(tokens_per_s=20, completion_tokens=400)),
         _model_row("acme-retired", acme_id, simulator_url, status="retired"),
         _model_row("beta-private", beta_id, simulator_url),

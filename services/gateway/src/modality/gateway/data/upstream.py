@@ -2,9 +2,12 @@
 
 A ``RoutePlan`` lists the models to try in order. An attempt that fails before the
 first byte of an answer — connect error, timeout, 429, 5xx, an unreadable 200 body, or
-a stream that ends before its first event — moves on to the next model. Any other 4xx is
-the client's problem: it is returned as the upstream sent it, with no escalation. Only
-when every model failed does the caller get ``AllUpstreamsFailedError`` (502).
+a stream that ends before its first event — moves on to the next model. So do 401, 403
+and 404: they say the gateway's own configuration of that model is wrong (its provider
+key, its provider model id), which the client cannot fix and the next model may not
+share. Any other 4xx (400, 413, 422, ...) is the client's problem: it is returned as the
+upstream sent it, with no escalation. Only when every model failed does the caller get
+``AllUpstreamsFailedError`` (502).
 
 Streams: the first SSE event is read before anything is sent to the client, so a model
 that dies before answering is still escalated; after that the stream is committed.
@@ -60,6 +63,14 @@ class OpenStream:
     events: AsyncIterator[bytes]
     first: bytes
     attempts: Attempts
+
+
+# Upstream statuses that say "this model cannot answer", not "this request is wrong".
+_ESCALATE = frozenset({401, 403, 404, 408, 429})
+
+
+def escalates(status: int) -> bool:
+    return status >= 500 or status in _ESCALATE
 
 
 class _Failed(Exception):
@@ -168,7 +179,7 @@ class UpstreamClient:
             raise _Failed("connect", f"cannot connect ({exc.os_error.strerror or exc})") from exc
         except aiohttp.ClientError as exc:
             raise _Failed("connection", type(exc).__name__) from exc
-        if status == 429 or status >= 500:
+        if escalates(status):
             raise _Failed(f"status_{status}", f"HTTP {status}")
         try:
             parsed = orjson.loads(data)
@@ -223,7 +234,7 @@ class UpstreamClient:
             raise _Failed("connection", type(exc).__name__) from exc
         try:
             status = response.status
-            if status == 429 or status >= 500:
+            if escalates(status):
                 raise _Failed(f"status_{status}", f"HTTP {status}")
             if status >= 400:
                 data = await response.read()
