@@ -38,11 +38,7 @@ class RunningStack:
 def stack(
     nats_url: str, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
-    ports = {
-        var: free_port()
-        for spec in SERVICES
-        for var in spec.ports
-    }
+    ports = {var: free_port() for spec in SERVICES for var in spec.ports}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODALITY_")}
     env.update({var: str(port) for var, port in ports.items()})
     env["MODALITY_CLASSIFIER_JWT_SECRET"] = secrets.token_urlsafe(32)

@@ -82,8 +82,10 @@ def test_chat_is_billed_and_reported(stack: RunningStack) -> None:
         reply.usage.completion_tokens + streamed_usage.completion_tokens
     )
     # gpt-4o list price: $2.50 in, $10.00 out per million tokens; fallback == model here.
-    expected = (Decimal(totals["prompt_tokens"]) * Decimal("2.5") + Decimal(
-        totals["completion_tokens"]) * Decimal("10")) / Decimal(1_000_000)
+    expected = (
+        Decimal(totals["prompt_tokens"]) * Decimal("2.5")
+        + Decimal(totals["completion_tokens"]) * Decimal("10")
+    ) / Decimal(1_000_000)
     assert Decimal(totals["cost_usd"]) == pytest.approx(expected, rel=Decimal("1e-6"))
     assert Decimal(totals["savings_usd"]) == 0
     assert [m["model"] for m in usage["by_model"]] == ["gpt-4o"]
@@ -153,4 +155,3 @@ def test_revoked_key_stops_within_a_second(stack: RunningStack) -> None:
     time.sleep(1.0)
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
-

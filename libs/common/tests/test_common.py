@@ -25,7 +25,13 @@ def test_api_key_round_trip() -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("Basic abc", None), ("Bearer ", None), (None, None)],
+    [
+        ("Bearer abc", "abc"),
+        ("bearer  abc ", "abc"),
+        ("Basic abc", None),
+        ("Bearer ", None),
+        (None, None),
+    ],
 )
 def test_bearer_token(header: str | None, expected: str | None) -> None:
     assert auth.bearer_token(header) == expected
@@ -49,10 +55,22 @@ def test_service_token_checks() -> None:
 
 def test_usage_event_is_strict_and_round_trips() -> None:
     event = UsageRecorded(
-        request_id="req_1", customer_id="cus_1", api_key_id="key_1", model="gpt-4o",
-        provider="openai", tier="large", policy="passthrough", route_reason="explicit",
-        prompt_tokens=10, completion_tokens=5, latency_ms=1.5, cost_usd=0.0001,
-        fallback_model="gpt-4o", fallback_cost_usd=0.0001, status="ok", status_code=200,
+        request_id="req_1",
+        customer_id="cus_1",
+        api_key_id="key_1",
+        model="gpt-4o",
+        provider="openai",
+        tier="large",
+        policy="passthrough",
+        route_reason="explicit",
+        prompt_tokens=10,
+        completion_tokens=5,
+        latency_ms=1.5,
+        cost_usd=0.0001,
+        fallback_model="gpt-4o",
+        fallback_cost_usd=0.0001,
+        status="ok",
+        status_code=200,
     )
     assert UsageRecorded.from_bytes(event.to_bytes()) == event
     with pytest.raises(ValueError):

@@ -17,6 +17,7 @@ from modality.classifier.domains import (
     similarities,
 )
 from modality.classifier.encoder import EncoderSession
+from modality.classifier.errors import ModelFilesMissingError
 from modality.classifier.features import feature_matrix, feature_vector, signals
 from modality.classifier.heads import ARTIFACTS_DIR, HeadSet
 from modality.classifier.pipeline import Classifier
@@ -155,6 +156,16 @@ def test_domain_similarity_and_threshold(classifier: Classifier) -> None:
     assert best_match(sims, threshold=1.01) is None
     t = calibrated_threshold()
     assert 0.0 < t < 1.0 and DOCUMENTED_DEFAULT_THRESHOLD == 0.7
+
+
+def test_each_precision_has_its_own_calibrated_threshold(tmp_path: Path) -> None:
+    for precision in ("fp32", "int8"):
+        assert 0.0 < calibrated_threshold(precision) < 1.0
+    old = tmp_path / "manifest.json"  # a manifest from before per-precision calibration
+    old.write_text(json.dumps({"domain_threshold": {"threshold": 0.4}}))
+    assert calibrated_threshold("fp32", old) == 0.4
+    with pytest.raises(ModelFilesMissingError, match="calibrated for the int8 graph"):
+        calibrated_threshold("int8", old)
 
 
 def test_int8_graph_agrees_with_fp32(classifier: Classifier, model_dir: Path) -> None:

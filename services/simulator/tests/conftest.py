@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from openai import OpenAI
+
 from modality.simulator.server import BackgroundSimulator
 from modality.simulator.settings import ModelProfile, load_settings
-from openai import OpenAI
 
 
 @pytest.fixture(scope="session")

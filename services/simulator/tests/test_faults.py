@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from modality.simulator.server import BackgroundSimulator
-from modality.simulator.settings import load_settings
 from openai import (
     APIConnectionError,
     APITimeoutError,
@@ -14,6 +12,9 @@ from openai import (
     OpenAI,
     RateLimitError,
 )
+
+from modality.simulator.server import BackgroundSimulator
+from modality.simulator.settings import load_settings
 
 USER = [{"role": "user", "content": "Hello"}]
 

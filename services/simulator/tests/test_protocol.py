@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from modality.simulator.completions import generate, prompt_tokens
 from modality.simulator.errors import InvalidRequest
 from modality.simulator.protocol import parse_chat_request

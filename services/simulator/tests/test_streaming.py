@@ -6,8 +6,9 @@ import json
 import time
 
 import pytest
-from modality.simulator.server import BackgroundSimulator
 from openai import APIConnectionError, AsyncOpenAI, OpenAI
+
+from modality.simulator.server import BackgroundSimulator
 
 USER = [{"role": "user", "content": "Write a short status update for the team."}]
 

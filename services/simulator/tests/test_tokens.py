@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from modality.simulator.tokens import count_tokens, split_pieces
 
 # (text, tokens in o200k_base), counted with a real o200k_base tokenizer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from modality.devstack.containers import DockerProbe, docker_engine
 from modality.devstack.errors import DevstackError
 from modality.devstack.pool import ServerPool

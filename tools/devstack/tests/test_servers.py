@@ -14,6 +14,7 @@ import nats
 import psutil
 import pytest
 import redis.asyncio as aioredis
+
 from modality.devstack import servers
 from modality.devstack.errors import ServerStartError
 from modality.devstack.ports import free_port

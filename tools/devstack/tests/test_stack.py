@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from modality.devstack.errors import ChildFailedError, PortBusyError, StackLockedError
 from modality.devstack.ports import free_port
 from modality.devstack.settings import StackSettings

@@ -43,6 +43,7 @@ def settings(router_db: str, nats_url: str) -> ClassifierSettings:
         database_url=router_db,
         jwt_secret=SECRET,
         domain_threshold=0.5,
+        precision="fp32",  # what the seeded rows' embeddings are tagged with (conftest)
         fallback_model="gpt-4o",
         registry_reload_s=3600,
         decide_timeout_ms=2000,
@@ -158,6 +159,19 @@ async def test_policy_switch_by_customer_updated_applies_within_a_second(
         # And it converges with the database (the re-read keeps the new policy).
         await asyncio.sleep(0.1)
         assert (await decide(client, cid)).policy == "passthrough"
+
+
+async def test_switching_precision_recomputes_domain_embeddings(
+    start_router: Any, client: NATS, db_rows: Any
+) -> None:
+    cid = await db_rows.customer()
+    mid = await db_rows.model(cid, "legal-small", domain_description=LEGAL)
+    async with start_router():
+        assert (await db_rows.get_model(mid)).embedding_model == contract.ENCODER_NAME
+    async with start_router(precision="int8"):
+        row = await db_rows.get_model(mid)
+        assert row.embedding_model == contract.embedding_model_tag("int8") != contract.ENCODER_NAME
+        assert (await decide(client, cid)).model == "legal-small"
 
 
 async def test_promote_and_demote_refresh_the_cache_within_a_second(

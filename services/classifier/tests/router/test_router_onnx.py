@@ -69,6 +69,7 @@ async def test_real_classifier_routes_by_domain_over_nats(
         nats_url=nats_url,
         database_url=router_db,
         domain_threshold=threshold,
+        precision="fp32",  # the injected classifier fixture runs the fp32 graph
         jwt_secret="j" * 32,
     )
     app = create_app(settings, classifier=classifier, backend_info=BackendInfo("onnx", "cpu"))

@@ -61,6 +61,7 @@ def triton_settings(
         jwt_secret="t" * 32,
         router_enabled=False,
         backend="triton",
+        precision="fp32",  # compared with the fp32 in-process classifier fixture
     )
     log_path = settings.state_dir / "pytriton.log"
     with log_path.open("wb") as log:

@@ -18,7 +18,9 @@ class Price:
     output_per_m: float
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) / PER_MILLION
+        return (
+            prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m
+        ) / PER_MILLION
 
 
 DEFAULT_PRICES: dict[str, Price] = {

@@ -34,7 +34,9 @@ class InfraSettings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/modality",
         validation_alias=_alias("MODALITY_DATABASE_URL"),
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_alias("MODALITY_REDIS_URL"))
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", validation_alias=_alias("MODALITY_REDIS_URL")
+    )
     nats_stream_replicas: int = Field(
         1, ge=1, le=5, validation_alias=_alias("MODALITY_NATS_STREAM_REPLICAS")
     )

@@ -138,7 +138,7 @@ def score(args: argparse.Namespace) -> int:
     if args.domain_threshold is not None:
         threshold = args.domain_threshold
     else:
-        threshold = calibrated_threshold()
+        threshold = calibrated_threshold(args.precision)
     classifier = Classifier.from_model_dir(
         args.model_dir, args.threads, args.batch_size, args.precision
     )

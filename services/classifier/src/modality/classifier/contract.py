@@ -25,6 +25,14 @@ TOKENIZER_FILE: Final = "tokenizer.json"
 
 ENCODER_NAME: Final = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM: Final = 384
+
+
+def embedding_model_tag(precision: str) -> str:
+    """What a stored domain embedding is tagged with: encoder, and the graph's precision
+    when it is not the fp32 reference, so switching precision re-embeds domains."""
+    return ENCODER_NAME if precision == "fp32" else f"{ENCODER_NAME}@{precision}"
+
+
 MAX_SEQ_LEN: Final = 128
 """Tokens per prompt including [CLS] and [SEP]; longer prompts are cut head + tail.
 128 is the length all-MiniLM-L6-v2 was trained with, and halves the CPU cost of long

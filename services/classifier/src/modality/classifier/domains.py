@@ -23,15 +23,28 @@ from modality.classifier.heads import MANIFEST_FILE
 DOCUMENTED_DEFAULT_THRESHOLD: Final = 0.7
 
 
-def calibrated_threshold(manifest: Path = MANIFEST_FILE) -> float:
-    """The domain threshold ``train_router.py`` calibrated for this encoder."""
+def calibrated_threshold(precision: str = "fp32", manifest: Path = MANIFEST_FILE) -> float:
+    """The domain threshold calibrated for the graph of ``precision``.
+
+    ``calibrate_precisions.py`` records one per precision (cosines of the int8 graph differ
+    slightly from fp32's); a manifest from before that holds only the fp32 one.
+    """
     if not manifest.is_file():
         raise ModelFilesMissingError(f"artefact manifest not found: {manifest}")
     data = json.loads(manifest.read_text())
     try:
-        return float(data["domain_threshold"]["threshold"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFilesMissingError(f"{manifest} has no domain_threshold.threshold") from exc
+        section = data["domain_threshold"]
+        by_precision = section.get("by_precision", {})
+        if precision in by_precision:
+            return float(by_precision[precision]["threshold"])
+        if precision == "fp32":
+            return float(section["threshold"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFilesMissingError(f"{manifest} has no usable domain_threshold") from exc
+    raise ModelFilesMissingError(
+        f"{manifest} has no domain threshold calibrated for the {precision} graph "
+        "(run services/classifier/scripts/calibrate_precisions.py)"
+    )
 
 
 def cosine_matrix(prompts: NDArray[Any], domains: NDArray[Any]) -> NDArray[Any]:

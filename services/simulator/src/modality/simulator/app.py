@@ -7,6 +7,7 @@ import os
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
 from modality.simulator import finetune_handlers as ft
 from modality.simulator import handlers
 from modality.simulator.errors import SIMULATOR_HEADER, SimulatorError, Unauthorized

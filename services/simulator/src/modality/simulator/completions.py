@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
 from modality.simulator.jsongen import value_for
 from modality.simulator.protocol import ChatRequest
 from modality.simulator.text import WORDS, sentence_pieces

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
+
 from modality.simulator.errors import InjectedFault, InvalidRequest
 from modality.simulator.settings import ModelProfile, SimulatorSettings
 

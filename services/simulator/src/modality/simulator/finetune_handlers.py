@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from aiohttp import web
+
 from modality.simulator import finetune
 from modality.simulator.errors import InvalidRequest, NotFound, invalid_type
 from modality.simulator.faults import TRUTHY

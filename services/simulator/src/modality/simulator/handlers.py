@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from modality.simulator.completions import completion_body
 from modality.simulator.errors import InvalidRequest, NotFound, NotSimulated
 from modality.simulator.faults import hang, injected_error, plan_for

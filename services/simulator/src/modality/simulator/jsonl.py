@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
 from modality.simulator.errors import InvalidRequest
 from modality.simulator.tokens import REPLY_PRIMING, count_tokens, message_overhead
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from aiohttp import web
+
 from modality.simulator.app import create_app
 from modality.simulator.settings import SimulatorSettings
 from modality.simulator.store import Store

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from modality.simulator.completions import FINGERPRINT, Completion, usage
 from modality.simulator.faults import Plan
 

@@ -41,8 +41,8 @@ class ServiceSpec:
     ``ports`` maps env var → default port (an env var of that name set by the developer
     wins); ``/health`` is checked on the first one. ``exports`` is added to every
     service's environment when this one runs (values may name this service's port
-    variables in braces, filled with the ports actually used). ``unless_env`` skips the service when that
-    variable is set.
+    variables in braces, filled with the ports actually used). ``unless_env`` skips the
+    service when that variable is set.
     """
 
     name: str

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from modality.devstack.errors import StackLockedError
 from pydantic import BaseModel, ConfigDict
+
+from modality.devstack.errors import StackLockedError
 
 
 class StackState(BaseModel):

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
 from modality.devstack import pgadmin
 from modality.devstack.pool import Provided, ServerPool
 

@@ -1,4 +1,6 @@
-"""Apply database migrations: ``python -m modality.common.db.migrate`` (reads MODALITY_DATABASE_URL)."""
+"""Apply database migrations: ``python -m modality.common.db.migrate``.
+
+Reads MODALITY_DATABASE_URL."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from modality.common.db.base import Base
 from modality.common.db import models  # noqa: F401  (registers the tables on Base.metadata)
+from modality.common.db.base import Base
 from modality.common.db.session import create_engine
 
 config = context.config

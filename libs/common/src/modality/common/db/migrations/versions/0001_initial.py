@@ -51,7 +51,10 @@ def upgrade() -> None:
         _ts("revoked_at", nullable=True, default=False),
         sa.PrimaryKeyConstraint("id", name="pk_api_keys"),
         sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name="fk_api_keys_customer_id_customers", ondelete="CASCADE"
+            ["customer_id"],
+            ["customers.id"],
+            name="fk_api_keys_customer_id_customers",
+            ondelete="CASCADE",
         ),
         sa.UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
     )
@@ -81,7 +84,10 @@ def upgrade() -> None:
         _ts("promoted_at", nullable=True, default=False),
         sa.PrimaryKeyConstraint("id", name="pk_models"),
         sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name="fk_models_customer_id_customers", ondelete="CASCADE"
+            ["customer_id"],
+            ["customers.id"],
+            name="fk_models_customer_id_customers",
+            ondelete="CASCADE",
         ),
     )
     op.create_index("ix_models_customer_id", "models", ["customer_id"])
@@ -107,9 +113,14 @@ def upgrade() -> None:
         _ts("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_finetune_jobs"),
         sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name="fk_finetune_jobs_customer_id_customers", ondelete="CASCADE"
+            ["customer_id"],
+            ["customers.id"],
+            name="fk_finetune_jobs_customer_id_customers",
+            ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(["model_id"], ["models.id"], name="fk_finetune_jobs_model_id_models"),
+        sa.ForeignKeyConstraint(
+            ["model_id"], ["models.id"], name="fk_finetune_jobs_model_id_models"
+        ),
     )
     op.create_index("ix_finetune_jobs_customer_id", "finetune_jobs", ["customer_id"])
     op.create_table(
@@ -156,5 +167,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("usage_ledger", "evaluations", "finetune_jobs", "models", "api_keys", "customers"):
+    for table in (
+        "usage_ledger",
+        "evaluations",
+        "finetune_jobs",
+        "models",
+        "api_keys",
+        "customers",
+    ):
         op.drop_table(table)
