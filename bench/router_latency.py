@@ -368,6 +368,7 @@ def run_service(
         "MODALITY_CLASSIFIER_INTRA_OP_THREADS": str(args.intra_op_threads),
         "MODALITY_CLASSIFIER_DECIDE_TIMEOUT_MS": str(args.decide_timeout_ms),
         "MODALITY_CLASSIFIER_PRECISION": args.precision,
+        "MODALITY_CLASSIFIER_MAX_INFLIGHT_BATCHES": str(args.max_inflight_batches),
     }
     triton = None
     if scenario == "triton":
@@ -475,8 +476,15 @@ def main() -> None:
     parser.add_argument(
         "--precision",
         choices=["fp32", "int8"],
-        default="fp32",
-        help="graph run by ONNX Runtime (in process or in PyTriton)",
+        default="int8",
+        help="graph run by ONNX Runtime (in process or in PyTriton); the service's default is int8",
+    )
+    parser.add_argument(
+        "--max-inflight-batches",
+        type=int,
+        default=2,
+        help="the service's MODALITY_CLASSIFIER_MAX_INFLIGHT_BATCHES; a value as high as the "
+        "concurrency turns the router's own batching off (one backend call per request)",
     )
     parser.add_argument("--triton-instances", type=int, default=1)
     parser.add_argument("--triton-queue-delay-us", type=int, default=2000)

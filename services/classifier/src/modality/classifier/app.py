@@ -16,8 +16,9 @@ from typing import Any
 from fastapi import FastAPI
 from nats.aio.client import Client as NATS
 
-from modality.classifier import domains
+from modality.classifier import contract, domains
 from modality.classifier.backends import BackendInfo, TimedClassifier, build_classifier
+from modality.classifier.batching import BatchingClassifier
 from modality.classifier.errors import ModelFilesMissingError
 from modality.classifier.metrics import ServiceMetrics
 from modality.classifier.router.handlers import RouterWorker
@@ -40,7 +41,7 @@ def domain_threshold(settings: ClassifierSettings) -> tuple[float, str]:
     if settings.domain_threshold is not None:
         return settings.domain_threshold, "setting"
     try:
-        return domains.calibrated_threshold(), "calibrated"
+        return domains.calibrated_threshold(settings.precision), "calibrated"
     except ModelFilesMissingError as exc:
         log.warning(
             "%s; using the documented default %.2f", exc, domains.DOCUMENTED_DEFAULT_THRESHOLD
@@ -79,9 +80,15 @@ def create_app(
                 info = runtime.info
             else:
                 inner, info = classifier, backend_info or BackendInfo("injected", "unknown")
-            timed = TimedClassifier(inner, metrics, info.name)
+            # Timed inside the batcher, so the metrics see the batches the backend runs.
+            batched = BatchingClassifier(
+                TimedClassifier(inner, metrics, info.name),
+                max_batch=settings.batch_size,
+                max_in_flight=settings.max_inflight_batches,
+            )
+            stack.push_async_callback(batched.aclose)
             status: dict[str, Any] = {"enabled": settings.router_enabled}
-            state = HttpState(settings, timed, info, metrics, lambda: _router_status(status, nc))
+            state = HttpState(settings, batched, info, metrics, lambda: _router_status(status, nc))
             nc: NATS | None = None
             if settings.router_enabled:
                 nc = await bus.connect(settings.nats_url, "modality-classifier")
@@ -95,13 +102,14 @@ def create_app(
                 status.update(threshold=threshold, threshold_source=source)
                 registry = Registry(
                     registry_store,
-                    timed.embed,
+                    batched.embed,
+                    embedding_model=contract.embedding_model_tag(settings.precision),
                     on_reload=lambda scope: metrics.registry_reloads.labels(scope).inc(),
                     on_embedding=metrics.embeddings_computed.inc,
                 )
                 worker = RouterWorker(
                     nc,
-                    RouterService(timed, registry, router_params(settings, threshold)),
+                    RouterService(batched, registry, router_params(settings, threshold)),
                     registry,
                     metrics,
                     decide_timeout_s=settings.decide_timeout_ms / 1000.0,

@@ -83,7 +83,10 @@ class PromptTokenizer:
 
     def encode(self, texts: Sequence[str]) -> dict[str, NDArray[Any]]:
         """Padded ``input_ids`` and ``attention_mask`` (int64, [batch, longest])."""
-        pieces = self.token_ids(texts)
+        return self.pack(self.token_ids(texts))
+
+    def pack(self, pieces: Sequence[Sequence[int]]) -> dict[str, NDArray[Any]]:
+        """``token_ids`` output → the contract's padded int64 inputs, with [CLS]/[SEP]."""
         width = max((len(p) for p in pieces), default=0) + 2
         input_ids = np.full((len(pieces), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(pieces), width), dtype=np.int64)

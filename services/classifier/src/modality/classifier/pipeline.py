@@ -100,6 +100,35 @@ class OnnxBackend:
         return await asyncio.to_thread(self.infer_sync, batch)
 
 
+MAX_PADDING = 0.25
+"""Share of a chunk's token cells that may be padding. A padded token costs the graph as
+much as a real one on CPU, so mixing a 10-token prompt with a 128-token one in a batch
+would cost more than running them apart."""
+
+
+def plan_chunks(lengths: Sequence[int], batch_size: int, max_padding: float) -> list[list[int]]:
+    """Indices of ``lengths`` grouped into backend calls.
+
+    Sorted by length; a chunk holds at most ``batch_size`` prompts, and when padded to its
+    longest at most ``max_padding`` of its cells are padding. Greedy: a prompt that would
+    break either bound starts the next chunk.
+    """
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    tokens = 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        n = lengths[i]  # the longest so far: ``lengths`` are visited in ascending order
+        cells = (len(current) + 1) * n
+        if current and (len(current) >= batch_size or cells - tokens - n > max_padding * cells):
+            chunks.append(current)
+            current, tokens = [], 0
+        current.append(i)
+        tokens += n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 class ClassifiedPrompt(NamedTuple):
     classification: Classification
     embedding: NDArray[Any]
@@ -142,12 +171,11 @@ class Classifier:
 
     # -- batching --------------------------------------------------------------------------
     def _chunks(self, texts: Sequence[str]) -> Iterator[_Chunk]:
-        """Length-sorted chunks (little padding); results are put back in input order."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        """Chunks of similar token length (``plan_chunks``); results go back in input order."""
+        pieces = self.tokenizer.token_ids(texts)
+        for idx in plan_chunks([len(p) + 2 for p in pieces], self.batch_size, MAX_PADDING):
             chunk_texts = [texts[i] for i in idx]
-            feeds = self.tokenizer.encode(chunk_texts)
+            feeds = self.tokenizer.pack([pieces[i] for i in idx])
             feeds["features"] = feature_matrix(chunk_texts)
             yield _Chunk(idx, feeds, chunk_texts)
 

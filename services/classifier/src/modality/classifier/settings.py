@@ -34,12 +34,19 @@ class ClassifierSettings(InfraSettings):
     )
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 = all cores.")
     precision: Literal["fp32", "int8"] = Field(
-        "fp32",
-        description="Graph of the onnx backend: fp32 is the reference (what Triton serves, what "
-        "the domain threshold is calibrated on); int8 is its quantised copy, ~2x faster on CPU "
-        "with slightly different outputs.",
+        "int8",
+        description="Graph served on CPU (in-process, or by PyTriton): int8 is the dynamically "
+        "quantised copy of the fp32 reference, ~2x faster on CPU; each has its own calibrated "
+        "domain threshold. GPU Triton serves fp32: set fp32 there.",
     )
     batch_size: int = Field(32, ge=1, description="Prompts per backend call.")
+    max_inflight_batches: int = Field(
+        2,
+        ge=1,
+        description="Backend calls running at once; concurrent classify calls beyond this wait "
+        "and are merged into the next batch (batching.py). 2 overlaps Python pre/post-processing "
+        "with model time; raise it for a Triton with several instances.",
+    )
     triton_url: str = "127.0.0.1:8101"
     triton_timeout_s: float = Field(5.0, gt=0)
     triton_seq_buckets: tuple[int, ...] = Field(
