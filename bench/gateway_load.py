@@ -431,9 +431,11 @@ def main() -> None:
         results.append(
             run("simulator direct", direct, body("gpt-4o-mini"), "sk-bench", 1, secs, tmp)
         )
+        overhead_c1 = HistogramWindow(gw_port, "modality_gateway_overhead_seconds")
         results.append(
             run("gateway, explicit model", through, body("bench-small"), key, 1, secs, tmp)
         )
+        overhead_c1.close()
         results.append(
             run("simulator direct", direct, body("gpt-4o-mini"), "sk-bench", c, secs, tmp)
         )
@@ -468,12 +470,16 @@ def main() -> None:
         procs.append(router)
         time.sleep(1.0)
         run("warm-up", through, body("auto"), key, c, 2, tmp)
+        router_c1 = HistogramWindow(gw_port, "modality_gateway_router_seconds")
         results.append(run("gateway, auto (stub router)", through, body("auto"), key, 1, secs, tmp))
+        router_c1.close()
         results.append(run("gateway, auto (stub router)", through, body("auto"), key, c, secs, tmp))
         time.sleep(2.0)  # requests wrk abandoned at its deadline finish; usage batches land
         published = asyncio.run(usage_count(nats_url)) - before[0]
         finished = gateway_requests(gw_port) - before[1]
         report(results, published, finished, args)
+        print(f"gateway-added time inside the handler, explicit c=1: {overhead_c1.shares()}")
+        print(f"route.decide round trip seen by the gateway, auto c=1: {router_c1.shares()}")
         if args.json:
             Path(args.json).write_text(
                 json.dumps(
@@ -509,6 +515,41 @@ def gateway_requests(port: int) -> int:
             if line.startswith("modality_gateway_requests_total{")
         )
     )
+
+
+def histogram(port: int, name: str) -> dict[str, float]:
+    """Cumulative buckets of one of the gateway's histograms, summed over labels and workers."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    buckets: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[le] = buckets.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+class HistogramWindow:
+    """What one histogram of the gateway recorded between ``__init__`` and ``close()``."""
+
+    def __init__(self, port: int, name: str) -> None:
+        self.port, self.name = port, name
+        self.before = histogram(port, name)
+        self.delta: dict[str, float] = {}
+
+    def close(self) -> None:
+        after = histogram(self.port, self.name)
+        self.delta = {le: n - self.before.get(le, 0.0) for le, n in after.items()}
+
+    def shares(self) -> str:
+        total = self.delta.get("+Inf", 0.0)
+        if not total:
+            return "no observations"
+        return f"{total:.0f} requests; " + ", ".join(
+            f"<= {float(le) * 1000:g} ms: {n / total:.1%}"
+            for le, n in self.delta.items()
+            if le != "+Inf" and 0.00025 <= float(le) <= 0.01
+        )
 
 
 def _data_worker_pid(gateway_pid: int, workers: int) -> int:

@@ -199,7 +199,8 @@ def speed_section(threads: int, prompts: list[str]) -> list[str]:
         "### In-process latency (ONNX Runtime, CPU)",
         "",
         "Single prompt = tokenise + features + graph + post-processing, one call per prompt, "
-        "300 random test prompts. Batch of 32 = 32 random test prompts padded to the longest.",
+        "300 random test prompts. Batch of 32 = one call with 32 random test prompts, which the "
+        "pipeline cuts into length-sorted chunks with at most 25 % padding.",
         "",
         "| graph | tokens median / p90 | single p50 | single p99 | batch-32 | prompts/s (batch 32) |",
         "|---|---|---|---|---|---|",
@@ -294,8 +295,9 @@ NOTES = """### Reading these numbers
   cosines to a one-sentence description have a median of ~0.46); the calibrated
   threshold is the CLI default and is stored in `artifacts/manifest.json`.
 - int8 is the dynamically quantised copy of the same graph (CPU only): 99% task-type
-  agreement with fp32 on test prompts, small_model_failure within ~0.03. The service
-  and Triton serve fp32; the CLI defaults to int8 for throughput.
+  agreement with fp32 on test prompts, small_model_failure within ~0.03. The service and
+  the CLI default to int8 on CPU, each precision with its own calibrated domain
+  threshold; GPU Triton serves fp32.
 """
 
 

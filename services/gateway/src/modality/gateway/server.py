@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -38,12 +39,33 @@ GRACEFUL_S = 15.0
 _PR_SET_PDEATHSIG = 1
 
 
+GC_GEN0_THRESHOLD = 20_000
+
+
+def quiet_garbage_collector() -> None:
+    """Freeze what start-up built and run young collections less often.
+
+    Per-request garbage is freed by reference counting; what the cyclic collector mostly
+    did on the request path was re-scan long-lived objects (modules, clients, catalog,
+    metrics) on every young collection. Measured with bench/gateway_load.py (2 workers):
+    c=32 p99 29-33 ms in two runs with this, 76-113 ms in five without; throughput and c=1
+    latency moved within this machine's run-to-run noise.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server without its own signal capture: several share one loop here."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)  # after the app's lifespan startup
+        quiet_garbage_collector()
 
 
 def _config(app: Any, settings: GatewaySettings, port: int) -> uvicorn.Config:
