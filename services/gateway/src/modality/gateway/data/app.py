@@ -2,7 +2,7 @@
 
 Not FastAPI/Starlette: a dict lookup on the path and the method is all the routing these
 six endpoints need, and it keeps ~160 µs of framework work off every request (measured:
-docs/gateway_bench.md). The OpenAI API reference is the documentation of this surface.
+docs/BENCHMARKS.md). The OpenAI API reference is the documentation of this surface.
 Unknown paths are 404, known paths with another method 405 (with ``Allow``), both in
 OpenAI's error shape; the lifespan opens and closes ``DataPlane``.
 """

@@ -1,7 +1,7 @@
 """Small raw-ASGI helpers: header lookup, bounded body reading, JSON and error responses.
 
 The data plane's hot routes are plain ASGI callables (FastAPI's routing and dependency
-layers cost ~160 µs a request here, see docs/gateway_bench.md); these helpers are all the
+layers cost ~160 µs a request here, see docs/BENCHMARKS.md); these helpers are all the
 framework they need.
 """
 
