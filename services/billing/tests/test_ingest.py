@@ -13,7 +13,10 @@ import orjson
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from modality.billing.handlers import UsageConsumer
+from modality.billing.metrics import BillingMetrics
 from modality.billing.repository import LedgerRepository
+from modality.billing.service import LedgerService
 from modality.billing.types import LedgerRow
 
 pytestmark = pytest.mark.integration
@@ -159,7 +162,13 @@ async def test_two_replicas_share_the_durable(billing: Any) -> None:
 
 async def test_health_and_metrics_over_http(billing: Any) -> None:
     async with billing.running() as url:
-        health = await _get(f"{url}/health")
+        # faststream reports the app started before its broker connects: until the consumer
+        # pulls, /health says 503 with the reason (never a bare 500), then 204.
+        deadline = asyncio.get_running_loop().time() + 10
+        while (health := await _get(f"{url}/health")).status_code == 503:
+            assert health.json()["status"] == "unavailable"
+            assert asyncio.get_running_loop().time() < deadline, health.text
+            await asyncio.sleep(0.05)
         assert health.status_code == 204
         metrics = await _get(f"{url}/metrics")
         assert metrics.status_code == 200
@@ -178,3 +187,10 @@ def _counter(metrics: str, outcome: str) -> float:
         if line.startswith(prefix):
             return float(line[len(prefix) :])
     return 0.0
+
+
+async def test_health_reason_before_the_consumer_starts(billing: Any) -> None:
+    consumer = UsageConsumer(
+        LedgerService(LedgerRepository(billing.engine), BillingMetrics()), billing.settings
+    )
+    assert consumer.unhealthy_reason() == "usage consumer not started"

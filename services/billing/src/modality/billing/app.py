@@ -1,10 +1,10 @@
 """``create_app(settings)``: the billing worker as one ASGI app.
 
 faststream's ``AsgiFastStream`` runs the NATS broker inside the ASGI lifespan and serves
-``/health`` (``make_ping_asgi``: 204 while NATS answers, 500 when it does not) and
-``/metrics`` (Prometheus). Serve it with uvicorn. Start order: the lifespan declares every
-stream (``bus.ensure_streams``) and the durable pull consumer with the ack settings
-billing relies on; the broker connects; then the ``UsageConsumer`` pulls on the broker's
+``/health`` (204 while the broker is connected and the consumer pulls; 503 with the reason
+otherwise) and ``/metrics`` (Prometheus). Serve it with uvicorn. Start order: the lifespan
+declares every stream (``bus.ensure_streams``) and the durable pull consumer with the ack
+settings billing relies on; the broker connects; then the ``UsageConsumer`` pulls on the broker's
 connection. Shutdown runs the other way round.
 """
 
@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from faststream.asgi import AsgiFastStream, make_ping_asgi
+import orjson
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import Scope
 from faststream.nats import NatsBroker
 from prometheus_client import make_asgi_app
 
@@ -31,7 +34,6 @@ from modality.common.worker import DurableConsumer, ensure_consumer
 log = logging.getLogger(__name__)
 
 SERVICE = "billing"
-PING_TIMEOUT_S = 2.0
 
 
 def usage_consumer(settings: BillingSettings) -> DurableConsumer:
@@ -41,6 +43,26 @@ def usage_consumer(settings: BillingSettings) -> DurableConsumer:
         filter_subject=settings.filter_subject,
         ack_wait_s=settings.ack_wait_s,
     )
+
+
+def health_handler(consumer: UsageConsumer) -> Any:
+    """``GET /health``: 204 when usage events are being consumed, else 503 with why.
+
+    Not faststream's ``make_ping_asgi``: it answers a bare 500 whenever the broker has no
+    connection, which includes the first moments after start-up (its ASGI lifespan reports
+    ready before the broker connects); a probe should read "not ready yet", not an error.
+    """
+    healthy = AsgiResponse(b"", 204)
+
+    @get(include_in_schema=False)
+    async def health(scope: Scope) -> AsgiResponse:
+        reason = consumer.unhealthy_reason()
+        if reason is None:
+            return healthy
+        body = orjson.dumps({"status": "unavailable", "reason": reason})
+        return AsgiResponse(body, 503, headers={"content-type": "application/json"})
+
+    return health
 
 
 def create_app(settings: BillingSettings, *, store: LedgerStore | None = None) -> AsgiFastStream:
@@ -93,7 +115,7 @@ def create_app(settings: BillingSettings, *, store: LedgerStore | None = None) -
     return AsgiFastStream(
         broker,
         asgi_routes=[
-            ("/health", make_ping_asgi(broker, timeout=PING_TIMEOUT_S)),
+            ("/health", health_handler(consumer)),
             ("/metrics", make_asgi_app(metrics.registry)),
         ],
         lifespan=lifespan,

@@ -51,6 +51,7 @@ class UsageConsumer:
     def __init__(self, service: LedgerService, settings: BillingSettings) -> None:
         self.service = service
         self.settings = settings
+        self._nc: NATS | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -58,11 +59,22 @@ class UsageConsumer:
 
     async def start(self, nc: NATS) -> None:
         """Bind to the durable (declared at start by the app) and start pulling."""
+        self._nc = nc
         self._subscription = await nc.jetstream().pull_subscribe_bind(
             durable=self.settings.consumer_name, stream=subjects.USAGE_STREAM
         )
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="billing-usage-consumer")
+
+    def unhealthy_reason(self) -> str | None:
+        """Why usage events are not being consumed right now, or None when they are."""
+        if self._nc is None or self._task is None or self._stopping:
+            return "usage consumer not started"
+        if self._task.done():
+            return "usage consumer stopped"
+        if not self._nc.is_connected:
+            return "not connected to NATS"
+        return None
 
     async def stop(self) -> None:
         """Finish and settle the batch in hand, then stop; an idle fetch is cancelled
