@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modality.classifier.pipeline import ClassifiedPrompt
+from modality.classifier.pipeline import ClassifiedPrompt, check_flags
 from modality.classifier.router.types import FloatArray, PromptClassifier
 
 
@@ -53,9 +53,7 @@ class BatchingClassifier:
         has_vision: Sequence[bool] | None = None,
     ) -> list[ClassifiedPrompt]:
         n = len(prompts)
-        for flags in (has_tools, has_vision):
-            if flags is not None and len(flags) != n:
-                raise ValueError("has_tools / has_vision must have one entry per prompt")
+        check_flags(n, has_tools, has_vision)
         if n == 0:
             return []
         call = _Call(

@@ -129,6 +129,13 @@ def plan_chunks(lengths: Sequence[int], batch_size: int, max_padding: float) -> 
     return chunks
 
 
+def check_flags(n: int, *flags: Sequence[bool] | None) -> None:
+    """``has_tools`` / ``has_vision``, when given, hold one entry per prompt."""
+    for f in flags:
+        if f is not None and len(f) != n:
+            raise ValueError("has_tools / has_vision must have one entry per prompt")
+
+
 class ClassifiedPrompt(NamedTuple):
     classification: Classification
     embedding: NDArray[Any]
@@ -206,12 +213,6 @@ class Classifier:
         ):
             results[i] = ClassifiedPrompt(cls, emb[row].copy())
 
-    @staticmethod
-    def _check_flags(n: int, *flags: Sequence[bool] | None) -> None:
-        for f in flags:
-            if f is not None and len(f) != n:
-                raise ValueError("has_tools / has_vision must have one entry per prompt")
-
     # -- async API (service) ---------------------------------------------------------------
     async def classify(
         self,
@@ -220,7 +221,7 @@ class Classifier:
         has_vision: Sequence[bool] | None = None,
     ) -> list[ClassifiedPrompt]:
         """Classify prompts; one ``(Classification, embedding)`` per prompt, input order."""
-        self._check_flags(len(prompts), has_tools, has_vision)
+        check_flags(len(prompts), has_tools, has_vision)
         if not isinstance(self.backend, Backend):
             raise TypeError("this backend has no async infer(); use classify_sync")
         results: list[ClassifiedPrompt | None] = [None] * len(prompts)
@@ -240,7 +241,7 @@ class Classifier:
         has_tools: Sequence[bool] | None = None,
         has_vision: Sequence[bool] | None = None,
     ) -> list[ClassifiedPrompt]:
-        self._check_flags(len(prompts), has_tools, has_vision)
+        check_flags(len(prompts), has_tools, has_vision)
         if not isinstance(self.backend, SyncBackend):
             raise TypeError("this backend has no infer_sync(); use classify")
         results: list[ClassifiedPrompt | None] = [None] * len(prompts)
