@@ -8,7 +8,7 @@ the call waits, and when a backend call finishes everything waiting (up to
 ``max_batch`` prompts) goes as one batch. There is no timer: at concurrency 1 nothing
 waits, and under load batches form by themselves — Triton's dynamic batcher's idea, one
 hop earlier, where prompts of different lengths can still share a batch (the pipeline
-sorts them by length and pads each chunk to its longest).
+sorts them by length into chunks whose padding stays bounded, ``pipeline.plan_chunks``).
 
 A caller that gives up (its ``asyncio.timeout`` fires) is dropped from its batch's
 results; the others still get theirs. A backend error fails every call of that batch.
