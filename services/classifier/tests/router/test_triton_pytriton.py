@@ -139,7 +139,12 @@ async def test_concurrent_requests_are_batched_by_triton(
     before = counts()
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(32)]
     results = await asyncio.gather(*(triton_classifier.classify([p]) for p in prompts))
-    after = counts()
+    # Triton updates its counters just after it answers: poll briefly until all 32 show.
+    for _ in range(100):  # up to 5 s
+        after = counts()
+        if after[0] - before[0] >= 32:
+            break
+        await asyncio.sleep(0.05)
     inferences, executions = after[0] - before[0], after[1] - before[1]
     assert inferences == 32
     assert executions < inferences  # the dynamic batcher merged concurrent requests
