@@ -97,7 +97,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 # --- seeding ------------------------------------------------------------------------------
 
 
-async def seed(database_url: str, simulator_url: str) -> tuple[str, str]:
+async def seed(
+    database_url: str, simulator_url: str, domain_description: str | None = None
+) -> tuple[str, str]:
     """One customer, one key, one model; returns (customer id, key secret)."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -150,6 +152,7 @@ async def seed(database_url: str, simulator_url: str) -> tuple[str, str]:
                         "supports_tools": True,
                         "supports_vision": False,
                         "context_window": 128000,
+                        "domain_description": domain_description,
                     }
                 ],
             )
@@ -541,14 +544,14 @@ class HistogramWindow:
         after = histogram(self.port, self.name)
         self.delta = {le: n - self.before.get(le, 0.0) for le, n in after.items()}
 
-    def shares(self) -> str:
+    def shares(self, low: float = 0.00025, high: float = 0.01) -> str:
         total = self.delta.get("+Inf", 0.0)
         if not total:
             return "no observations"
         return f"{total:.0f} requests; " + ", ".join(
             f"<= {float(le) * 1000:g} ms: {n / total:.1%}"
             for le, n in self.delta.items()
-            if le != "+Inf" and 0.00025 <= float(le) <= 0.01
+            if le != "+Inf" and low <= float(le) <= high
         )
 
 
