@@ -53,7 +53,8 @@ typecheck: install ## mypy (strict) over libraries and services
 	$(VENV)/bin/mypy libs/common/src services/*/src tools/devstack/src
 
 bench: install ## Gateway load test and router evaluation (see docs/BENCHMARKS.md)
-	$(PY) bench/gateway_load.py
+	$(PY) bench/gateway_load.py --workers 2
+	$(PY) bench/router_through_gateway.py
 	$(PY) bench/router_eval.py
 
 clean: ## Remove the venv, exported models and local state (var/)
