@@ -179,6 +179,22 @@ def test_int8_graph_agrees_with_fp32(classifier: Classifier, model_dir: Path) ->
         assert float(a.embedding @ b.embedding) > 0.95
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_a_prompt_scores_the_same_alone_and_in_any_batch(model_dir: Path, precision: str) -> None:
+    """The router batches concurrent requests; no answer may depend on the batch-mates (the
+    int8 graph's per-tensor activation scales would make it so without row-wise runs)."""
+    clf = Classifier.from_model_dir(model_dir, intra_op_threads=1, precision=precision)  # type: ignore[arg-type]
+    texts = [c["prompt"] for c in GOLDEN] + PROMPTS + ["word " * 200, "ok"]
+    alone = [clf.classify_sync([t])[0] for t in texts]
+    for batch in (clf.classify_sync(texts), clf.classify_sync(texts[::-1])[::-1]):
+        for a, b in zip(alone, batch, strict=True):
+            np.testing.assert_allclose(a.embedding, b.embedding, atol=2e-6)
+            assert a.classification.task_type_1 == b.classification.task_type_1
+            assert a.classification.small_model_failure == pytest.approx(
+                b.classification.small_model_failure, abs=2e-6
+            )
+
+
 def test_artifacts_are_small() -> None:
     total = sum(p.stat().st_size for p in ARTIFACTS_DIR.iterdir() if p.is_file())
     assert 0 < total < 2_000_000

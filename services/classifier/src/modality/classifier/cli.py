@@ -1,7 +1,8 @@
 """``modality-router score < in.jsonl > out.jsonl`` — batch scoring of prompts.
 
 Input lines: ``{"id": ..., "prompt": "...", "domains": [{"name": ..., "description": ...}]}``
-(``domains`` optional). Output lines, in input order: ``id``, the NVIDIA-schema fields,
+(``domains`` optional or null; a domain without a description is matched on its name).
+Output lines, in input order: ``id``, the NVIDIA-schema fields,
 ``small_model_failure``, ``domain_similarity`` ({name: cosine}) and ``domain_match`` (best
 domain at or above the threshold, else null). A bad line gives an output line with an
 OpenAI-style ``error`` object (and a message on stderr) instead of stopping the run.
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modality.classifier.domains import (
     DOCUMENTED_DEFAULT_THRESHOLD,
@@ -38,7 +39,12 @@ class DomainSpec(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str = Field(min_length=1)
-    description: str = Field(min_length=1)
+    description: str | None = None
+
+    @property
+    def text(self) -> str:
+        """What is embedded: the description, or the name when there is none."""
+        return self.description or self.name
 
 
 class ScoreRequest(BaseModel):
@@ -47,6 +53,11 @@ class ScoreRequest(BaseModel):
     id: Any = None
     prompt: str
     domains: list[DomainSpec] = Field(default_factory=list)
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _null_is_none(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 def error_line(line_no: int, request_id: Any, message: str, param: str | None) -> dict[str, Any]:
@@ -91,7 +102,7 @@ class DomainCache:
             self._emb.update(zip(todo, self._clf.embed_sync(todo), strict=True))
 
     def matrix(self, domains: list[DomainSpec]) -> NDArray[Any]:
-        return np.stack([self._emb[d.description] for d in domains])
+        return np.stack([self._emb[d.text] for d in domains])
 
 
 def score_chunk(
@@ -99,7 +110,7 @@ def score_chunk(
 ) -> Iterator[dict[str, Any]]:
     parsed = [(n, parse_line(n, raw)) for n, raw in lines]
     good = [(n, r) for n, r in parsed if isinstance(r, ScoreRequest)]
-    cache.ensure(d.description for _, r in good for d in r.domains)
+    cache.ensure(d.text for _, r in good for d in r.domains)
     results = iter(classifier.classify_sync([r.prompt for _, r in good]))
     for _line_no, req in parsed:
         if not isinstance(req, ScoreRequest):

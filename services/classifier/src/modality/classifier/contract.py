@@ -140,4 +140,6 @@ ENCODER_INPUTS: Final = INPUTS[:2]
 ENCODER_OUTPUTS: Final = (OUTPUTS[0],)
 
 INPUT_NAMES: Final = tuple(t.name for t in INPUTS)
+TOKEN_INPUTS: Final = ("input_ids", "attention_mask")
+"""The inputs with a sequence axis (padding and trimming apply to these)."""
 OUTPUT_NAMES: Final = tuple(t.name for t in OUTPUTS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
@@ -65,10 +65,35 @@ class SyncBackend(Protocol):
     def infer_sync(self, batch: Tensors) -> Tensors: ...
 
 
-class OnnxBackend:
-    """In-process ONNX Runtime on CPU over ``<model dir>/classifier/model.onnx``."""
+def run_rowwise(run: Callable[[Tensors], list[NDArray[Any]]], batch: Tensors) -> list[NDArray[Any]]:
+    """``run`` once per row, each row cut to its own length, outputs stacked in order.
 
-    def __init__(self, onnx_path: Path, intra_op_threads: int = 0) -> None:
+    The int8 graph quantises activations dynamically with one scale per tensor, so a batched
+    prompt's scores depend on its batch-mates and on padding (measured: cosine down to 0.97
+    against the same prompt alone, 4 % of banking77 domain decisions flipped). Row by row,
+    a prompt always gets the answer it gets alone, whatever else is in flight.
+    """
+    lengths = batch["attention_mask"].sum(axis=1)
+    outputs: list[list[NDArray[Any]]] = []
+    for row, n in enumerate(lengths.tolist()):
+        feeds = {
+            name: value[row : row + 1, :n]
+            if name in contract.TOKEN_INPUTS
+            else value[row : row + 1]
+            for name, value in batch.items()
+        }
+        outputs.append(run(feeds))
+    return [np.concatenate(parts) for parts in zip(*outputs, strict=True)]
+
+
+class OnnxBackend:
+    """In-process ONNX Runtime on CPU over ``<model dir>/classifier/model.onnx``.
+
+    ``rowwise`` runs each prompt of a batch on its own (``run_rowwise``); the int8 graph
+    needs it to give batch-independent answers.
+    """
+
+    def __init__(self, onnx_path: Path, intra_op_threads: int = 0, rowwise: bool = False) -> None:
         if not onnx_path.is_file():
             raise ModelFilesMissingError(
                 f"classifier graph not found: {onnx_path} (run `make models`, i.e. "
@@ -77,6 +102,7 @@ class OnnxBackend:
         self._session = ort.InferenceSession(
             str(onnx_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
         )
+        self.rowwise = rowwise
         names = tuple(o.name for o in self._session.get_outputs())
         if set(names) != set(contract.OUTPUT_NAMES):
             raise ContractError(f"{onnx_path} outputs {names}, expected {contract.OUTPUT_NAMES}")
@@ -88,11 +114,18 @@ class OnnxBackend:
         """fp32 is the reference graph (the one Triton serves); int8 is its dynamically
         quantised copy for CPU-only use (same tensor contract, slightly different numbers)."""
         name = contract.ONNX_FILE if precision == "fp32" else contract.ONNX_INT8_FILE
-        return cls(model_dir / contract.CLASSIFIER_DIR / name, intra_op_threads)
+        return cls(
+            model_dir / contract.CLASSIFIER_DIR / name,
+            intra_op_threads,
+            rowwise=precision == "int8",
+        )
+
+    def _run(self, feeds: Tensors) -> list[NDArray[Any]]:
+        return list(self._session.run(list(contract.OUTPUT_NAMES), feeds))
 
     def infer_sync(self, batch: Tensors) -> Tensors:
         feeds = {name: batch[name] for name in contract.INPUT_NAMES}
-        values = self._session.run(list(contract.OUTPUT_NAMES), feeds)
+        values = run_rowwise(self._run, feeds) if self.rowwise else self._run(feeds)
         return dict(zip(contract.OUTPUT_NAMES, values, strict=True))
 
     async def infer(self, batch: Tensors) -> Tensors:

@@ -111,13 +111,14 @@ def serve(settings: ClassifierSettings) -> None:
     from pytriton.triton import Triton, TritonConfig
 
     from modality.classifier.encoder import session_options
-    from modality.classifier.pipeline import resolve_model_dir
+    from modality.classifier.pipeline import resolve_model_dir, run_rowwise
 
     graph = contract.ONNX_FILE if settings.precision == "fp32" else contract.ONNX_INT8_FILE
     onnx_path = resolve_model_dir(settings.model_dir) / contract.CLASSIFIER_DIR / graph
     if not onnx_path.is_file():
         raise ModelFilesMissingError(f"classifier graph not found: {onnx_path} (run `make models`)")
     output_names = list(contract.OUTPUT_NAMES)
+    rowwise = settings.precision == "int8"
 
     def make_infer() -> Any:
         session = ort.InferenceSession(
@@ -126,10 +127,16 @@ def serve(settings: ClassifierSettings) -> None:
             providers=["CPUExecutionProvider"],
         )
 
+        def run(feeds: dict[str, npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
+            return list(session.run(output_names, feeds))
+
         @batch  # type: ignore[untyped-decorator]
         def infer(**inputs: npt.NDArray[Any]) -> dict[str, npt.NDArray[Any]]:
             feeds = {name: inputs[name] for name in contract.INPUT_NAMES}
-            return dict(zip(output_names, session.run(output_names, feeds), strict=True))
+            # int8: one ORT call per row (see pipeline.run_rowwise); Triton's batching still
+            # pays its own per-request cost once per batch.
+            values = run_rowwise(run, feeds) if rowwise else run(feeds)
+            return dict(zip(output_names, values, strict=True))
 
         return infer
 

@@ -28,7 +28,6 @@ from modality.classifier.errors import ClassifierError, ContractError
 log = logging.getLogger(__name__)
 
 Tensors = dict[str, npt.NDArray[Any]]
-TOKEN_INPUTS = ("input_ids", "attention_mask")
 _INPUT_DTYPES = {t.name: t.dtype for t in contract.INPUTS}
 _KIND_TO_DEVICE = {"KIND_GPU": "gpu", "KIND_CPU": "cpu", "KIND_AUTO": "auto", "KIND_MODEL": "model"}
 
