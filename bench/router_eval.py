@@ -200,7 +200,8 @@ def speed_section(threads: int, prompts: list[str]) -> list[str]:
         "",
         "Single prompt = tokenise + features + graph + post-processing, one call per prompt, "
         "300 random test prompts. Batch of 32 = one call with 32 random test prompts, which the "
-        "pipeline cuts into length-sorted chunks with at most 25 % padding.",
+        "pipeline cuts into length-sorted chunks with at most 25 % padding (the int8 graph then "
+        "runs one row per call, so that no answer depends on its batch-mates).",
         "",
         "| graph | tokens median / p90 | single p50 | single p99 | batch-32 | prompts/s (batch 32) |",
         "|---|---|---|---|---|---|",

@@ -96,3 +96,28 @@ def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_cli(tmp_path / "nowhere", [json.dumps({"id": 1, "prompt": "hi"})])
     assert proc.returncode == 2
     assert "not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_parallel_workers_keep_order_and_answers(model_dir: Path) -> None:
+    prompts = [
+        f"Question {i}: what is {i} times {i + 3}?" + " more words" * (i % 9) for i in range(60)
+    ]
+    lines = [json.dumps({"id": i, "prompt": p}) for i, p in enumerate(prompts)]
+    one = run_cli(model_dir, lines, "--workers", "1", "--batch-size", "8")
+    many = run_cli(model_dir, lines, "--workers", "3", "--batch-size", "8")
+    assert one.returncode == 0 and many.returncode == 0, one.stderr + many.stderr
+    rows = [json.loads(line) for line in many.stdout.splitlines()]
+    assert [r["id"] for r in rows] == list(range(60))
+    assert many.stdout == one.stdout  # int8 answers do not depend on how prompts are grouped
+
+
+def test_null_domains_and_domains_without_description(model_dir: Path) -> None:
+    lines = [
+        json.dumps({"id": "n", "prompt": "hello", "domains": None}),
+        json.dumps({"id": "d", "prompt": "My card is lost", "domains": [{"name": "bank cards"}]}),
+    ]
+    proc = run_cli(model_dir, lines)
+    assert proc.returncode == 0, proc.stderr
+    null_row, named = (json.loads(line) for line in proc.stdout.splitlines())
+    assert null_row["domain_similarity"] == {} and "error" not in null_row
+    assert set(named["domain_similarity"]) == {"bank cards"}

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,7 +31,7 @@ from modality.classifier.domains import (
     cosine_matrix,
 )
 from modality.classifier.errors import ClassifierError
-from modality.classifier.pipeline import Classifier
+from modality.classifier.pipeline import ClassifiedPrompt, Classifier
 from modality.classifier.postprocess import SCHEMA_FIELDS
 
 CHUNK_LINES = 2048
@@ -105,13 +107,34 @@ class DomainCache:
         return np.stack([self._emb[d.text] for d in domains])
 
 
+class ParallelScorer:
+    """Scores prompts in ``batch_size`` slices on a pool of threads, answers in input order.
+
+    ONNX Runtime releases the GIL while it runs, so one single-threaded session call per
+    core keeps every core busy; this matters most for the int8 graph, which runs one prompt
+    per call (``pipeline.run_rowwise``) and so cannot use a second core within a call.
+    """
+
+    def __init__(self, classifier: Classifier, pool: ThreadPoolExecutor) -> None:
+        self.classifier = classifier
+        self.pool = pool
+
+    def classify(self, prompts: list[str]) -> list[ClassifiedPrompt]:
+        size = self.classifier.batch_size
+        parts = [
+            self.pool.submit(self.classifier.classify_sync, prompts[i : i + size])
+            for i in range(0, len(prompts), size)
+        ]
+        return [result for part in parts for result in part.result()]
+
+
 def score_chunk(
-    classifier: Classifier, cache: DomainCache, lines: list[tuple[int, str]], threshold: float
+    scorer: ParallelScorer, cache: DomainCache, lines: list[tuple[int, str]], threshold: float
 ) -> Iterator[dict[str, Any]]:
     parsed = [(n, parse_line(n, raw)) for n, raw in lines]
     good = [(n, r) for n, r in parsed if isinstance(r, ScoreRequest)]
     cache.ensure(d.text for _, r in good for d in r.domains)
-    results = iter(classifier.classify_sync([r.prompt for _, r in good]))
+    results = iter(scorer.classify([r.prompt for _, r in good]))
     for _line_no, req in parsed:
         if not isinstance(req, ScoreRequest):
             print(req["error"]["message"], file=sys.stderr)
@@ -157,14 +180,16 @@ def score(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     n_ok = n_bad = 0
     out = sys.stdout
-    for chunk in read_chunks(sys.stdin.buffer, CHUNK_LINES):
-        for row in score_chunk(classifier, cache, chunk, threshold):
-            if "error" in row:
-                n_bad += 1
-            else:
-                n_ok += 1
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        out.flush()
+    with ThreadPoolExecutor(max(1, args.workers), thread_name_prefix="score") as pool:
+        scorer = ParallelScorer(classifier, pool)
+        for chunk in read_chunks(sys.stdin.buffer, CHUNK_LINES):
+            for row in score_chunk(scorer, cache, chunk, threshold):
+                if "error" in row:
+                    n_bad += 1
+                else:
+                    n_ok += 1
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
     elapsed = time.perf_counter() - started
     rate = n_ok / elapsed if elapsed > 0 else 0.0
     print(
@@ -189,7 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument(
-        "--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = all cores)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="batches scored at once, each on its own thread (default: one per core)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="ONNX Runtime intra-op threads per worker (0 = all cores)",
     )
     p.add_argument(
         "--precision",
