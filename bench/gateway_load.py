@@ -39,6 +39,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -76,6 +78,32 @@ def bench_pool() -> Any:
     }
     env_map["MODALITY_TEST_DATABASE_URL"] = env_map.pop("MODALITY_TEST_POSTGRES_URL")
     return ServerPool(env_map)
+
+
+@contextmanager
+def bench_servers(prefix: str) -> Iterator[tuple[str, str, str]]:
+    """(NATS URL, Redis URL, URL of a fresh migrated database); the database is dropped and
+    the servers stopped afterwards."""
+    from modality.common.db.migrate import upgrade
+    from modality.devstack import pgadmin
+
+    pool = bench_pool()
+    database = f"{prefix}_{secrets.token_hex(4)}"
+    postgres_url = ""
+    try:
+        nats_url, redis_url = pool.get("nats").url, pool.get("redis").url
+        postgres_url = pool.get("postgres").url
+        pgadmin.create_database(postgres_url, database)
+        database_url = pgadmin.with_database(postgres_url, database, driver="asyncpg")
+        upgrade(database_url)
+        yield nats_url, redis_url, database_url
+    finally:
+        if postgres_url:
+            try:
+                pgadmin.drop_database(postgres_url, database)
+            except Exception as exc:
+                print(f"could not drop {database}: {exc!r}", file=sys.stderr)
+        pool.close()
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
@@ -366,152 +394,137 @@ def main() -> None:
         return
 
     sys.path[:0] = [str(REPO / p) for p in ("libs/common/src", "tools/devstack/src")]
-    from modality.common.db.migrate import upgrade
-    from modality.devstack import pgadmin
-
-    pool = bench_pool()
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="modality-gateway-bench-"))
-    database = f"gateway_bench_{secrets.token_hex(4)}"
-    postgres_url = ""
-    try:
-        nats_url, redis_url = pool.get("nats").url, pool.get("redis").url
-        postgres_url = pool.get("postgres").url
-        pgadmin.create_database(postgres_url, database)
-        database_url = pgadmin.with_database(postgres_url, database, driver="asyncpg")
-        upgrade(database_url)
+    with bench_servers("gateway_bench") as (nats_url, redis_url, database_url):
+        try:
+            run_all(args, procs, tmp, nats_url, redis_url, database_url)
+        finally:
+            for proc in reversed(procs):
+                stop(proc)
 
-        sim_port, gw_port = free_port(), free_port()
-        sim_url = f"http://127.0.0.1:{sim_port}/v1"
-        env = {**os.environ, "MODALITY_LOG_LEVEL": "WARNING"}
-        procs.append(
-            spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "modality.simulator",
-                    "--port",
-                    str(sim_port),
-                    "--workers",
-                    str(args.simulator_workers),
-                    "--log-level",
-                    "WARNING",
-                ],
-                env,
-                tmp / "simulator.log",
-            )
-        )
-        wait_http(f"http://127.0.0.1:{sim_port}/health")
-        _, key = asyncio.run(seed(database_url, sim_url))
 
-        gw_env = {
-            **env,
-            "MODALITY_ENV": "development",
-            "MODALITY_NATS_URL": nats_url,
-            "MODALITY_REDIS_URL": redis_url,
-            "MODALITY_DATABASE_URL": database_url,
-            "MODALITY_GATEWAY_FALLBACK_PROVIDER": "simulator",
-            "MODALITY_GATEWAY_FALLBACK_BASE_URL": sim_url,
-        }
-        gateway = spawn(
+def run_all(
+    args: argparse.Namespace,
+    procs: list[subprocess.Popen[bytes]],
+    tmp: Path,
+    nats_url: str,
+    redis_url: str,
+    database_url: str,
+) -> None:
+    """Start the simulator and the gateway (into ``procs``), run every load, report."""
+    sim_port, gw_port = free_port(), free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}/v1"
+    env = {**os.environ, "MODALITY_LOG_LEVEL": "WARNING"}
+    procs.append(
+        spawn(
             [
                 sys.executable,
                 "-m",
-                "modality.gateway",
-                "--no-control",
+                "modality.simulator",
                 "--port",
-                str(gw_port),
+                str(sim_port),
                 "--workers",
-                str(args.workers),
+                str(args.simulator_workers),
+                "--log-level",
+                "WARNING",
             ],
-            gw_env,
-            tmp / "gateway.log",
+            env,
+            tmp / "simulator.log",
         )
-        procs.append(gateway)
-        wait_http(f"http://127.0.0.1:{gw_port}/health")
+    )
+    wait_http(f"http://127.0.0.1:{sim_port}/health")
+    _, key = asyncio.run(seed(database_url, sim_url))
 
-        run = wrk_run if args.generator == "wrk" else aiohttp_run
-        direct = f"{sim_url}/chat/completions"
-        through = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
-        c, secs = args.concurrency, args.seconds
-        before = asyncio.run(usage_count(nats_url)), gateway_requests(gw_port)
-        results: list[Run] = []
-        run("warm-up", through, body("bench-small"), key, c, 2, tmp)
-        run("warm-up", direct, body("gpt-4o-mini"), "sk-bench", c, 2, tmp)
-        results.append(
-            run("simulator direct", direct, body("gpt-4o-mini"), "sk-bench", 1, secs, tmp)
+    gw_env = {
+        **env,
+        "MODALITY_ENV": "development",
+        "MODALITY_NATS_URL": nats_url,
+        "MODALITY_REDIS_URL": redis_url,
+        "MODALITY_DATABASE_URL": database_url,
+        "MODALITY_GATEWAY_FALLBACK_PROVIDER": "simulator",
+        "MODALITY_GATEWAY_FALLBACK_BASE_URL": sim_url,
+    }
+    gateway = spawn(
+        [
+            sys.executable,
+            "-m",
+            "modality.gateway",
+            "--no-control",
+            "--port",
+            str(gw_port),
+            "--workers",
+            str(args.workers),
+        ],
+        gw_env,
+        tmp / "gateway.log",
+    )
+    procs.append(gateway)
+    wait_http(f"http://127.0.0.1:{gw_port}/health")
+
+    run = wrk_run if args.generator == "wrk" else aiohttp_run
+    direct = f"{sim_url}/chat/completions"
+    through = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
+    c, secs = args.concurrency, args.seconds
+    before = asyncio.run(usage_count(nats_url)), gateway_requests(gw_port)
+    results: list[Run] = []
+    run("warm-up", through, body("bench-small"), key, c, 2, tmp)
+    run("warm-up", direct, body("gpt-4o-mini"), "sk-bench", c, 2, tmp)
+    results.append(run("simulator direct", direct, body("gpt-4o-mini"), "sk-bench", 1, secs, tmp))
+    overhead_c1 = HistogramWindow(gw_port, "modality_gateway_overhead_seconds")
+    results.append(run("gateway, explicit model", through, body("bench-small"), key, 1, secs, tmp))
+    overhead_c1.close()
+    results.append(run("simulator direct", direct, body("gpt-4o-mini"), "sk-bench", c, secs, tmp))
+    profiler = None
+    if args.profile:
+        worker_pid = _data_worker_pid(gateway.pid, args.workers)
+        profiler = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "-p",
+                str(worker_pid),
+                "-o",
+                args.profile,
+                "-d",
+                str(int(secs)),
+                "-r",
+                "200",
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
-        overhead_c1 = HistogramWindow(gw_port, "modality_gateway_overhead_seconds")
-        results.append(
-            run("gateway, explicit model", through, body("bench-small"), key, 1, secs, tmp)
-        )
-        overhead_c1.close()
-        results.append(
-            run("simulator direct", direct, body("gpt-4o-mini"), "sk-bench", c, secs, tmp)
-        )
-        profiler = None
-        if args.profile:
-            worker_pid = _data_worker_pid(gateway.pid, args.workers)
-            profiler = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "py-spy"),
-                    "record",
-                    "-p",
-                    str(worker_pid),
-                    "-o",
-                    args.profile,
-                    "-d",
-                    str(int(secs)),
-                    "-r",
-                    "200",
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.STDOUT,
+    results.append(run("gateway, explicit model", through, body("bench-small"), key, c, secs, tmp))
+    if profiler is not None:
+        profiler.wait()
+    router = spawn([sys.executable, __file__, "--stub-router", nats_url], env, tmp / "router.log")
+    procs.append(router)
+    time.sleep(1.0)
+    run("warm-up", through, body("auto"), key, c, 2, tmp)
+    router_c1 = HistogramWindow(gw_port, "modality_gateway_router_seconds")
+    results.append(run("gateway, auto (stub router)", through, body("auto"), key, 1, secs, tmp))
+    router_c1.close()
+    results.append(run("gateway, auto (stub router)", through, body("auto"), key, c, secs, tmp))
+    time.sleep(2.0)  # requests wrk abandoned at its deadline finish; usage batches land
+    published = asyncio.run(usage_count(nats_url)) - before[0]
+    finished = gateway_requests(gw_port) - before[1]
+    report(results, published, finished, args)
+    print(f"gateway-added time inside the handler, explicit c=1: {overhead_c1.shares()}")
+    print(f"route.decide round trip seen by the gateway, auto c=1: {router_c1.shares()}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "runs": [asdict(r) for r in results],
+                    "usage_events": published,
+                    "gateway_requests": finished,
+                    "workers": args.workers,
+                },
+                indent=2,
             )
-        results.append(
-            run("gateway, explicit model", through, body("bench-small"), key, c, secs, tmp)
         )
-        if profiler is not None:
-            profiler.wait()
-        router = spawn(
-            [sys.executable, __file__, "--stub-router", nats_url], env, tmp / "router.log"
-        )
-        procs.append(router)
-        time.sleep(1.0)
-        run("warm-up", through, body("auto"), key, c, 2, tmp)
-        router_c1 = HistogramWindow(gw_port, "modality_gateway_router_seconds")
-        results.append(run("gateway, auto (stub router)", through, body("auto"), key, 1, secs, tmp))
-        router_c1.close()
-        results.append(run("gateway, auto (stub router)", through, body("auto"), key, c, secs, tmp))
-        time.sleep(2.0)  # requests wrk abandoned at its deadline finish; usage batches land
-        published = asyncio.run(usage_count(nats_url)) - before[0]
-        finished = gateway_requests(gw_port) - before[1]
-        report(results, published, finished, args)
-        print(f"gateway-added time inside the handler, explicit c=1: {overhead_c1.shares()}")
-        print(f"route.decide round trip seen by the gateway, auto c=1: {router_c1.shares()}")
-        if args.json:
-            Path(args.json).write_text(
-                json.dumps(
-                    {
-                        "runs": [asdict(r) for r in results],
-                        "usage_events": published,
-                        "gateway_requests": finished,
-                        "workers": args.workers,
-                    },
-                    indent=2,
-                )
-            )
-    finally:
-        for proc in reversed(procs):
-            stop(proc)
-        if postgres_url:
-            try:
-                pgadmin.drop_database(postgres_url, database)
-            except Exception as exc:
-                print(f"could not drop {database}: {exc!r}", file=sys.stderr)
-        pool.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def gateway_requests(port: int) -> int:

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gateway_load as gl
 import router_latency as rl
@@ -84,80 +85,85 @@ def main() -> None:
     parser.add_argument("--precision", choices=("fp32", "int8"), default="int8")
     parser.add_argument("--intra-op-threads", type=int, default=0)
     args = parser.parse_args()
-
-    from modality.classifier.pipeline import resolve_model_dir
-    from modality.common.db.migrate import upgrade
-    from modality.devstack import pgadmin
-
-    pool = gl.bench_pool()
     tmp = Path(tempfile.mkdtemp(prefix="modality-router-gw-bench-"))
-    database = f"router_gw_bench_{secrets.token_hex(4)}"
     procs = []
-    postgres_url = ""
-    try:
-        nats_url, redis_url = pool.get("nats").url, pool.get("redis").url
-        postgres_url = pool.get("postgres").url
-        pgadmin.create_database(postgres_url, database)
-        database_url = pgadmin.with_database(postgres_url, database, driver="asyncpg")
-        upgrade(database_url)
-        env = {
-            **os.environ,
-            "MODALITY_ENV": "development",
-            "MODALITY_LOG_LEVEL": "WARNING",
-            "MODALITY_NATS_URL": nats_url,
-            "MODALITY_REDIS_URL": redis_url,
-            "MODALITY_DATABASE_URL": database_url,
-        }
-        sim_port, cls_port, gw_port = gl.free_port(), gl.free_port(), gl.free_port()
-        sim_url = f"http://127.0.0.1:{sim_port}/v1"
-        procs.append(
-            gl.spawn(
-                [sys.executable, "-m", "modality.simulator", "--port", str(sim_port)],
-                env,
-                tmp / "simulator.log",
+    with gl.bench_servers("router_gw_bench") as (nats_url, redis_url, database_url):
+        try:
+            window, latencies, reasons = run_all(
+                args, procs, tmp, nats_url, redis_url, database_url
             )
-        )
-        gl.wait_http(f"http://127.0.0.1:{sim_port}/health")
-        _, key = asyncio.run(gl.seed(database_url, sim_url, rl.DOMAIN))
-        cls_env = {
-            **env,
-            "MODALITY_CLASSIFIER_PORT": str(cls_port),
-            "MODALITY_CLASSIFIER_MODEL_DIR": str(resolve_model_dir(None)),
-            "MODALITY_CLASSIFIER_JWT_SECRET": secrets.token_urlsafe(32),
-            "MODALITY_CLASSIFIER_PRECISION": args.precision,
-            "MODALITY_CLASSIFIER_INTRA_OP_THREADS": str(args.intra_op_threads),
-        }
-        procs.append(
-            gl.spawn([sys.executable, "-m", "modality.classifier"], cls_env, tmp / "cls.log")
-        )
-        gl.wait_http(f"http://127.0.0.1:{cls_port}/health", timeout=60)
-        gw_env = {
-            **env,
-            "MODALITY_GATEWAY_FALLBACK_PROVIDER": "simulator",
-            "MODALITY_GATEWAY_FALLBACK_BASE_URL": sim_url,
-        }
-        procs.append(
-            gl.spawn(
-                [sys.executable, "-m", "modality.gateway", "--no-control", "--port", str(gw_port)],
-                gw_env,
-                tmp / "gateway.log",
-            )
-        )
-        gl.wait_http(f"http://127.0.0.1:{gw_port}/health")
+        finally:
+            for proc in reversed(procs):
+                gl.stop(proc)
+    report(args, window, latencies, reasons)
 
-        prompts = rl.bench_prompts()
-        url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
-        asyncio.run(drive(url, key, prompts, 50))  # warm-up: graph, caches, connections
-        window = gl.HistogramWindow(gw_port, HISTOGRAM)
-        latencies, reasons = asyncio.run(drive(url, key, prompts, args.requests))
-        window.close()
-    finally:
-        for proc in reversed(procs):
-            gl.stop(proc)
-        if postgres_url:
-            pgadmin.drop_database(postgres_url, database)
-        pool.close()
 
+def run_all(
+    args: argparse.Namespace,
+    procs: list[Any],
+    tmp: Path,
+    nats_url: str,
+    redis_url: str,
+    database_url: str,
+) -> tuple[Any, list[float], list[str]]:
+    """Start simulator, classifier and gateway (into ``procs``); drive; read the histogram."""
+    from modality.classifier.pipeline import resolve_model_dir
+
+    env = {
+        **os.environ,
+        "MODALITY_ENV": "development",
+        "MODALITY_LOG_LEVEL": "WARNING",
+        "MODALITY_NATS_URL": nats_url,
+        "MODALITY_REDIS_URL": redis_url,
+        "MODALITY_DATABASE_URL": database_url,
+    }
+    sim_port, cls_port, gw_port = gl.free_port(), gl.free_port(), gl.free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}/v1"
+    procs.append(
+        gl.spawn(
+            [sys.executable, "-m", "modality.simulator", "--port", str(sim_port)],
+            env,
+            tmp / "simulator.log",
+        )
+    )
+    gl.wait_http(f"http://127.0.0.1:{sim_port}/health")
+    _, key = asyncio.run(gl.seed(database_url, sim_url, rl.DOMAIN))
+    cls_env = {
+        **env,
+        "MODALITY_CLASSIFIER_PORT": str(cls_port),
+        "MODALITY_CLASSIFIER_MODEL_DIR": str(resolve_model_dir(None)),
+        "MODALITY_CLASSIFIER_JWT_SECRET": secrets.token_urlsafe(32),
+        "MODALITY_CLASSIFIER_PRECISION": args.precision,
+        "MODALITY_CLASSIFIER_INTRA_OP_THREADS": str(args.intra_op_threads),
+    }
+    procs.append(gl.spawn([sys.executable, "-m", "modality.classifier"], cls_env, tmp / "cls.log"))
+    gl.wait_http(f"http://127.0.0.1:{cls_port}/health", timeout=60)
+    gw_env = {
+        **env,
+        "MODALITY_GATEWAY_FALLBACK_PROVIDER": "simulator",
+        "MODALITY_GATEWAY_FALLBACK_BASE_URL": sim_url,
+    }
+    procs.append(
+        gl.spawn(
+            [sys.executable, "-m", "modality.gateway", "--no-control", "--port", str(gw_port)],
+            gw_env,
+            tmp / "gateway.log",
+        )
+    )
+    gl.wait_http(f"http://127.0.0.1:{gw_port}/health")
+
+    prompts = rl.bench_prompts()
+    url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
+    asyncio.run(drive(url, key, prompts, 50))  # warm-up: graph, caches, connections
+    window = gl.HistogramWindow(gw_port, HISTOGRAM)
+    latencies, reasons = asyncio.run(drive(url, key, prompts, args.requests))
+    window.close()
+    return window, latencies, reasons
+
+
+def report(
+    args: argparse.Namespace, window: Any, latencies: list[float], reasons: list[str]
+) -> None:
     hist = window.delta
     lat_ms = sorted(x * 1000 for x in latencies)
     print(
