@@ -90,9 +90,13 @@ class EventTap:
             if subj == subject and all(data.get(k) == v for k, v in fields.items())
         ]
 
-    async def wait_for(self, subject: str, timeout_s: float = 3.0, **fields: Any) -> dict[str, Any]:
+    async def wait_for(
+        self, subject: str, timeout_s: float = 3.0, count: int = 1, **fields: Any
+    ) -> dict[str, Any]:
+        """The latest matching message, once at least `count` of them have arrived."""
+
         async def _wait() -> dict[str, Any]:
-            while not (found := self.matching(subject, **fields)):
+            while len(found := self.matching(subject, **fields)) < count:
                 self._arrived.clear()
                 await self._arrived.wait()
             return found[-1]
