@@ -9,6 +9,9 @@ the classifier (tokenise, ONNX graph, post-processing, cosine, policy).
 Scenarios (each in fresh processes):
 - ``lengths``: no servers; median ONNX Runtime time of one prompt by token count (8-128),
               with 1 and 2 intra-op threads: where the decision time goes.
+- ``graph``:  no servers; ONNX Runtime alone on the bench prompts one at a time, each
+              graph and thread count in a fresh process: wall p50/p90/p99 and CPU per
+              prompt (a second intra-op thread only pays off if the graph's ops split).
 - ``onnx``:   in-process ONNX Runtime backend. c=1 latency (p50/p99) on prompts of at
               most 128 tokens, then throughput at c=16 and c=32.
 - ``triton``: the Triton backend against a real Triton on CPU (PyTriton, dynamic
@@ -241,35 +244,93 @@ async def responder_faststream(nats_url: str) -> None:
 
 # --- where the time goes: ONNX Runtime time by sequence length ---------------------------
 def run_lengths(model_dir: Path, repeats: int = 30) -> str:
-    """Median in-process ORT time of one prompt by token count, 1 and 2 intra-op threads."""
+    """Median in-process ORT time of one prompt by token count: both graphs, 1 and 2 threads."""
     import numpy as np
     import onnxruntime as ort
 
     from modality.classifier import contract
     from modality.classifier.encoder import session_options
 
-    path = model_dir / contract.CLASSIFIER_DIR / contract.ONNX_FILE
     lengths = (8, 16, 32, 64, 128)
-    lines = ["| intra-op threads | " + " | ".join(f"{n} tokens" for n in lengths) + " |"]
-    lines.append("|---" * (len(lengths) + 1) + "|")
-    for threads in (1, 2):
-        session = ort.InferenceSession(
-            str(path), session_options(threads), providers=["CPUExecutionProvider"]
-        )
-        outputs = list(contract.OUTPUT_NAMES)
-        times: dict[int, list[float]] = {n: [] for n in lengths}
-        for _ in range(repeats):
-            for n in lengths:
-                feeds = {
-                    "input_ids": np.full((1, n), 1000, dtype=np.int64),
-                    "attention_mask": np.ones((1, n), dtype=np.int64),
-                    "features": np.zeros((1, contract.NUM_FEATURES), dtype=np.float32),
-                }
-                t0 = time.perf_counter()
-                session.run(outputs, feeds)
-                times[n].append((time.perf_counter() - t0) * 1000)
-        cells = " | ".join(f"{statistics.median(times[n]):.2f} ms" for n in lengths)
-        lines.append(f"| {threads} | {cells} |")
+    lines = ["| graph | intra-op threads | " + " | ".join(f"{n} tokens" for n in lengths) + " |"]
+    lines.append("|---" * (len(lengths) + 2) + "|")
+    outputs = list(contract.OUTPUT_NAMES)
+    for graph in (contract.ONNX_FILE, contract.ONNX_INT8_FILE):
+        path = model_dir / contract.CLASSIFIER_DIR / graph
+        for threads in (1, 2):
+            session = ort.InferenceSession(
+                str(path), session_options(threads), providers=["CPUExecutionProvider"]
+            )
+            times: dict[int, list[float]] = {n: [] for n in lengths}
+            for _ in range(repeats):
+                for n in lengths:
+                    feeds = {
+                        "input_ids": np.full((1, n), 1000, dtype=np.int64),
+                        "attention_mask": np.ones((1, n), dtype=np.int64),
+                        "features": np.zeros((1, contract.NUM_FEATURES), dtype=np.float32),
+                    }
+                    t0 = time.perf_counter()
+                    session.run(outputs, feeds)
+                    times[n].append((time.perf_counter() - t0) * 1000)
+            cells = " | ".join(f"{statistics.median(times[n]):.2f} ms" for n in lengths)
+            lines.append(f"| {graph} | {threads} | {cells} |")
+            del session
+    return "\n".join(lines)
+
+
+def graph_mix_child(path: str, threads: int, repeats: int) -> tuple[list[float], float]:
+    """In its own process: wall ms of each ``run`` over the bench prompts, CPU ms/prompt."""
+    import onnxruntime as ort
+
+    from modality.classifier import contract
+    from modality.classifier.encoder import PromptTokenizer, session_options
+    from modality.classifier.features import feature_matrix
+
+    tokenizer = PromptTokenizer(Path(path).with_name(contract.TOKENIZER_FILE))
+    feeds = []
+    for prompt in bench_prompts():
+        feed = tokenizer.encode([prompt])
+        feed["features"] = feature_matrix([prompt])
+        feeds.append(feed)
+    session = ort.InferenceSession(
+        path, session_options(threads), providers=["CPUExecutionProvider"]
+    )
+    outputs = list(contract.OUTPUT_NAMES)
+    for feed in feeds[:30]:
+        session.run(outputs, feed)
+    wall: list[float] = []
+    cpu_started = time.process_time()
+    for _ in range(repeats):
+        for feed in feeds:
+            t0 = time.perf_counter()
+            session.run(outputs, feed)
+            wall.append((time.perf_counter() - t0) * 1000)
+    return wall, (time.process_time() - cpu_started) * 1000 / len(wall)
+
+
+def run_graph_mix(model_dir: Path, repeats: int = 2) -> str:
+    """``graph_mix_child`` for each graph and 1 or 2 intra-op threads, each in a new process
+    (two sessions in one process would compete through their spinning thread pools)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from modality.classifier import contract
+
+    lines = [
+        "| graph | intra-op threads | p50 ms | p90 ms | p99 ms | mean ms | CPU ms/prompt |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    spawn = multiprocessing.get_context("spawn")
+    for graph in (contract.ONNX_FILE, contract.ONNX_INT8_FILE):
+        path = str(model_dir / contract.CLASSIFIER_DIR / graph)
+        for threads in (1, 2):
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                wall, cpu = pool.submit(graph_mix_child, path, threads, repeats).result()
+            lines.append(
+                f"| {graph} | {threads} | {percentile(wall, 0.5):.2f} | "
+                f"{percentile(wall, 0.9):.2f} | {percentile(wall, 0.99):.2f} | "
+                f"{statistics.fmean(wall):.2f} | {cpu:.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -556,8 +617,8 @@ def main() -> None:
         asyncio.run(seed(database_url))
         for scenario in args.scenarios.split(","):
             print(f"== {scenario}", file=sys.stderr, flush=True)
-            if scenario == "lengths":
-                extra.append(run_lengths(model_dir))
+            if scenario in ("lengths", "graph"):
+                extra.append((run_lengths if scenario == "lengths" else run_graph_mix)(model_dir))
                 print(extra[-1], file=sys.stderr, flush=True)
                 continue
             if scenario == "transport":

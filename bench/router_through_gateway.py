@@ -36,6 +36,13 @@ import router_latency as rl
 
 REPO = Path(__file__).resolve().parent.parent
 HISTOGRAM = "modality_gateway_router_seconds"
+ROUTER_HISTOGRAMS = {
+    # what the classifier service saw, to split the gateway's figure into its parts
+    "router: route.decide received to reply": "modality_router_decide_seconds",
+    "router: classifier call (tokenise, graph, post-process)": (
+        "modality_classifier_classify_seconds"
+    ),
+}
 
 
 def quantile(buckets: dict[str, float], q: float) -> float:
@@ -89,13 +96,13 @@ def main() -> None:
     procs = []
     with gl.bench_servers("router_gw_bench") as (nats_url, redis_url, database_url):
         try:
-            window, latencies, reasons = run_all(
+            windows, latencies, reasons = run_all(
                 args, procs, tmp, nats_url, redis_url, database_url
             )
         finally:
             for proc in reversed(procs):
                 gl.stop(proc)
-    report(args, window, latencies, reasons)
+    report(args, windows, latencies, reasons)
 
 
 def run_all(
@@ -105,8 +112,8 @@ def run_all(
     nats_url: str,
     redis_url: str,
     database_url: str,
-) -> tuple[Any, list[float], list[str]]:
-    """Start simulator, classifier and gateway (into ``procs``); drive; read the histogram."""
+) -> tuple[dict[str, Any], list[float], list[str]]:
+    """Start simulator, classifier and gateway (into ``procs``); drive; read the histograms."""
     from modality.classifier.pipeline import resolve_model_dir
 
     env = {
@@ -155,15 +162,19 @@ def run_all(
     prompts = rl.bench_prompts()
     url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
     asyncio.run(drive(url, key, prompts, 50))  # warm-up: graph, caches, connections
-    window = gl.HistogramWindow(gw_port, HISTOGRAM)
+    windows = {"gateway: route.decide sent to decision": gl.HistogramWindow(gw_port, HISTOGRAM)}
+    for label, name in ROUTER_HISTOGRAMS.items():
+        windows[label] = gl.HistogramWindow(cls_port, name)
     latencies, reasons = asyncio.run(drive(url, key, prompts, args.requests))
-    window.close()
-    return window, latencies, reasons
+    for window in windows.values():
+        window.close()
+    return windows, latencies, reasons
 
 
 def report(
-    args: argparse.Namespace, window: Any, latencies: list[float], reasons: list[str]
+    args: argparse.Namespace, windows: dict[str, Any], latencies: list[float], reasons: list[str]
 ) -> None:
+    window = windows["gateway: route.decide sent to decision"]
     hist = window.delta
     lat_ms = sorted(x * 1000 for x in latencies)
     print(
@@ -176,6 +187,11 @@ def report(
     )
     print(f"  {window.shares(0.002, 0.05)}")
     print(f"  route reasons: {dict(collections.Counter(reasons))}")
+    for label, part in windows.items():
+        print(
+            f"  {label}: p50 ~{quantile(part.delta, 0.5) * 1000:.2f} ms, "
+            f"p99 ~{quantile(part.delta, 0.99) * 1000:.2f} ms"
+        )
     print(
         f"  whole request at the client (gateway + router + simulator): p50 "
         f"{statistics.median(lat_ms):.2f} ms, p99 {lat_ms[int(len(lat_ms) * 0.99) - 1]:.2f} ms"
