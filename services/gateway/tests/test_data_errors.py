@@ -132,6 +132,7 @@ async def test_other_customers_retired_and_unknown_models_are_the_same_404(
     (message,) = await usage_events(nats_url, world.acme.customer_id, request_id)
     event = UsageRecorded.from_bytes(message.data)
     assert (event.status, event.status_code, event.cost_usd) == ("error", 404, 0.0)
+    assert (event.model, event.tier) == (model, "")  # what was asked for; nothing served
 
 
 @pytest.mark.parametrize(

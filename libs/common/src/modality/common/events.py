@@ -40,6 +40,8 @@ class UsageRecorded(Event):
     customer_id: str
     api_key_id: str
     model: str
+    """The model that answered; when none did (unknown model, rejected before routing),
+    what the request asked for, or "" if that was never read."""
     provider: str
     tier: str
     policy: str

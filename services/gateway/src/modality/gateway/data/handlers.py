@@ -67,6 +67,7 @@ class Exchange:
     endpoint: str
     caller: Caller | None = None
     model: ModelEntry | None = None
+    requested_model: str = ""  # what the client asked for, recorded when no model serves
     reason: str = ""
     policy: str = ""
     status: int = 200
@@ -184,6 +185,7 @@ class Handlers:
         self, ex: Exchange, headers: RequestHeaders, receive: Receive, send: Send
     ) -> None:
         chat = parse_chat_request(await self._parse(headers, receive))
+        ex.requested_model = chat.model
         plan = await self._plan(ex, chat, headers)
         if chat.stream:
             ex.stream = True
@@ -252,6 +254,7 @@ class Handlers:
                 f"Invalid request: {first['msg']}.", param=param, code="invalid_value"
             ) from exc
         chat = parse_chat_request(request.to_chat_body())
+        ex.requested_model = chat.model
         plan = await self._plan(ex, chat, headers)
         reply = await self.plane.upstream.complete(plan, chat.body)
         self._served(ex, plan, reply)
@@ -289,7 +292,7 @@ class Handlers:
             request_id=ex.request_id,
             customer_id=ex.caller.customer_id,
             api_key_id=ex.caller.key_id,
-            model=model.name if model is not None else "",
+            model=model.name if model is not None else ex.requested_model,
             provider=model.provider if model is not None else "",
             tier=model.tier if model is not None else "",
             policy=ex.policy,
