@@ -91,6 +91,7 @@ class Result:
     server_p50_ms: float | None = None
     errors: int = 0
     cpu_ms_per_decision: float | None = None  # service (+ Triton) CPU time / decisions
+    mean_batch: float | None = None  # prompts per backend call (router-side batching)
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -354,6 +355,18 @@ def wait_http(
     )
 
 
+def metric_sums(port: int, name: str) -> tuple[float, float]:
+    """(``_sum``, ``_count``) of one of the service's histograms, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = {"sum": 0.0, "count": 0.0}
+    for line in text.splitlines():
+        for part in values:
+            if line.startswith(f"{name}_{part}"):
+                values[part] += float(line.rsplit(" ", 1)[1])
+    return values["sum"], values["count"]
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of these processes and all their descendants."""
     import psutil
@@ -449,6 +462,7 @@ def run_service(
         env["MODALITY_CLASSIFIER_TRITON_URL"] = f"127.0.0.1:{ts.pytriton_grpc_port}"
         if args.triton_buckets is not None:
             env["MODALITY_CLASSIFIER_TRITON_SEQ_BUCKETS"] = args.triton_buckets
+        env["MODALITY_CLASSIFIER_TRITON_CONCURRENT_CALLS"] = str(args.triton_concurrent_calls)
     log = tmp / f"classifier-{scenario}.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
@@ -463,6 +477,7 @@ def run_service(
         results = []
         for c in (1, *args.concurrency):
             before = [cpu_seconds([pid]) for pid in pids]
+            calls_before = metric_sums(port, "modality_classifier_batch_prompts")
             if c == 1:
                 r = run_client(nats_url, scenario, 1, args.requests, args.seconds * 3)
             else:
@@ -477,6 +492,9 @@ def run_service(
                 r.notes["cpu_ms_per_decision_by_process"] = dict(
                     zip(["classifier", "triton"], [round(u, 2) for u in used], strict=False)
                 )
+            calls_after = metric_sums(port, "modality_classifier_batch_prompts")
+            calls = calls_after[1] - calls_before[1]
+            r.mean_batch = round((calls_after[0] - calls_before[0]) / calls, 2) if calls else None
             results.append(r)
         return results
     finally:
@@ -510,14 +528,14 @@ def run_transport(nats_url: str, args: argparse.Namespace, tmp: Path) -> list[Re
 def table(results: list[Result]) -> str:
     rows = [
         "| scenario | concurrency | requests | p50 ms | p90 ms | p99 ms | max ms "
-        "| decisions/s (ok) | server p50 ms | errors | CPU ms/decision |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| decisions/s (ok) | server p50 ms | errors | CPU ms/decision | prompts/backend call |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         rows.append(
             f"| {r.scenario} | {r.concurrency} | {r.requests} | {r.p50_ms} | {r.p90_ms} "
             f"| {r.p99_ms} | {r.max_ms} | {r.per_s} | {r.server_p50_ms} | {r.errors} "
-            f"| {r.cpu_ms_per_decision} |"
+            f"| {r.cpu_ms_per_decision} | {r.mean_batch} |"
         )
     return "\n".join(rows)
 
@@ -548,6 +566,12 @@ def main() -> None:
         "concurrency turns the router's own batching off (one backend call per request)",
     )
     parser.add_argument("--triton-instances", type=int, default=1)
+    parser.add_argument(
+        "--triton-concurrent-calls",
+        type=int,
+        default=2,
+        help="chunks of one router batch sent to Triton at once",
+    )
     parser.add_argument("--triton-queue-delay-us", type=int, default=2000)
     parser.add_argument(
         "--triton-buckets",

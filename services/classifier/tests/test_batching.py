@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from modality.classifier.batching import BatchingClassifier
-from modality.classifier.pipeline import plan_chunks
+from modality.classifier.pipeline import Classifier, plan_chunks
 
 
 class GatedBackend:
@@ -149,3 +149,68 @@ def test_plan_chunks_separates_short_from_long_and_fills_equal_lengths() -> None
         list(range(64, 70)),
     ]
     assert plan_chunks([], batch_size=8, max_padding=0.25) == []
+
+
+# --- a batch's chunks on a backend that runs several calls at once (Triton) -----------------
+class ProbeBackend:
+    """The real in-process graph behind an async ``infer`` that records how many calls
+    overlap; ``fail_on_call`` makes that call fail after every call has started."""
+
+    def __init__(self, inner: Any, fail_on_call: int | None = None) -> None:
+        self.inner = inner
+        self.fail_on_call = fail_on_call
+        self.calls: list[int] = []  # rows per call
+        self.running = 0
+        self.most_at_once = 0
+        self.cancelled = 0
+
+    async def infer(self, batch: dict[str, Any]) -> dict[str, Any]:
+        call = len(self.calls)
+        self.calls.append(int(batch["input_ids"].shape[0]))
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await settle()  # let the other chunks start
+            if call == self.fail_on_call:
+                raise RuntimeError(f"call {call} failed")
+            await asyncio.sleep(0.05)
+            return self.inner.infer_sync(batch)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.running -= 1
+
+
+PROMPTS = [f"Question {i}: how do I reset my card PIN at an ATM?" for i in range(10)]
+
+
+async def test_chunks_of_one_call_run_concurrently_and_answer_as_sequential(
+    classifier: Classifier,
+) -> None:
+    probe = ProbeBackend(classifier.backend)
+    concurrent = Classifier(probe, classifier.tokenizer, 32, concurrent_calls=2, max_padding=1.0)
+    got = await concurrent.classify(PROMPTS)
+    assert probe.calls == [5, 5]  # the batch spread over the two calls
+    assert probe.most_at_once == 2
+    want = classifier.classify_sync(PROMPTS)
+    for g, w in zip(got, want, strict=True):
+        assert g.classification == w.classification
+        assert g.embedding == pytest.approx(w.embedding, abs=1e-5)
+
+
+async def test_a_failing_chunk_fails_the_call_with_its_own_error_and_stops_the_rest(
+    classifier: Classifier,
+) -> None:
+    probe = ProbeBackend(classifier.backend, fail_on_call=0)
+    concurrent = Classifier(probe, classifier.tokenizer, 32, concurrent_calls=3, max_padding=1.0)
+    with pytest.raises(RuntimeError, match="call 0 failed"):
+        await concurrent.classify(PROMPTS)
+    assert len(probe.calls) == 3
+    assert probe.cancelled == 2
+    assert probe.running == 0
+
+
+def test_concurrent_calls_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="concurrent_calls"):
+        Classifier(ProbeBackend(None), None, 32, concurrent_calls=0)  # type: ignore[arg-type]

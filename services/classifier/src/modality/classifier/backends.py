@@ -10,6 +10,7 @@ from modality.classifier import contract
 from modality.classifier.encoder import PromptTokenizer
 from modality.classifier.metrics import ServiceMetrics
 from modality.classifier.pipeline import (
+    MAX_PADDING,
     ClassifiedPrompt,
     Classifier,
     OnnxBackend,
@@ -61,7 +62,15 @@ async def build_classifier(settings: ClassifierSettings) -> ClassifierRuntime:
     )
     await triton.start()
     return ClassifierRuntime(
-        Classifier(triton, tokenizer, settings.batch_size),
+        Classifier(
+            triton,
+            tokenizer,
+            settings.batch_size,
+            concurrent_calls=settings.triton_concurrent_calls,
+            # The int8 graph runs row by row on the server, each row cut to its own length
+            # (pipeline.run_rowwise), so padding costs it nothing: no padding bound then.
+            max_padding=1.0 if settings.precision == "int8" else MAX_PADDING,
+        ),
         BackendInfo("triton", triton.device, detail={"url": settings.triton_url}),
         triton,
     )

@@ -188,10 +188,24 @@ class Classifier:
         backend: Backend | SyncBackend,
         tokenizer: PromptTokenizer,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        *,
+        concurrent_calls: int = 1,
+        max_padding: float = MAX_PADDING,
     ) -> None:
+        """``concurrent_calls``: backend calls one ``classify`` may have running at once.
+        1 for the in-process backend (each call already uses every core); more for Triton,
+        whose model instances then work on a batch's chunks in parallel — the chunks are
+        then also cut small enough that a batch spreads over that many calls.
+        ``max_padding``: see ``plan_chunks``; 1.0 where padding costs nothing."""
+        if concurrent_calls < 1:
+            raise ValueError("concurrent_calls must be at least 1")
+        if not 0.0 <= max_padding <= 1.0:
+            raise ValueError("max_padding must be within [0, 1]")
         self.backend = backend
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.concurrent_calls = concurrent_calls
+        self.max_padding = max_padding
 
     @classmethod
     def from_model_dir(
@@ -213,7 +227,8 @@ class Classifier:
     def _chunks(self, texts: Sequence[str]) -> Iterator[_Chunk]:
         """Chunks of similar token length (``plan_chunks``); results go back in input order."""
         pieces = self.tokenizer.token_ids(texts)
-        for idx in plan_chunks([len(p) + 2 for p in pieces], self.batch_size, MAX_PADDING):
+        size = min(self.batch_size, -(-len(texts) // self.concurrent_calls))
+        for idx in plan_chunks([len(p) + 2 for p in pieces], size, self.max_padding):
             chunk_texts = [texts[i] for i in idx]
             feeds = self.tokenizer.pack([pieces[i] for i in idx])
             feeds["features"] = feature_matrix(chunk_texts)
@@ -257,10 +272,28 @@ class Classifier:
         check_flags(len(prompts), has_tools, has_vision)
         if not isinstance(self.backend, Backend):
             raise TypeError("this backend has no async infer(); use classify_sync")
+        backend = self.backend
+        chunks = list(self._chunks(prompts))
+        if self.concurrent_calls == 1 or len(chunks) == 1:
+            outputs = [await backend.infer(chunk.feeds) for chunk in chunks]
+        else:
+            limit = asyncio.Semaphore(self.concurrent_calls)
+
+            async def infer(feeds: Tensors) -> Tensors:
+                async with limit:
+                    return await backend.infer(feeds)
+
+            tasks = [asyncio.ensure_future(infer(chunk.feeds)) for chunk in chunks]
+            try:
+                outputs = await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
         results: list[ClassifiedPrompt | None] = [None] * len(prompts)
-        for chunk in self._chunks(prompts):
-            outputs = await self.backend.infer(chunk.feeds)
-            self._finish(chunk, outputs, has_tools, has_vision, results)
+        for chunk, chunk_outputs in zip(chunks, outputs, strict=True):
+            self._finish(chunk, chunk_outputs, has_tools, has_vision, results)
         return [r for r in results if r is not None]
 
     async def embed(self, texts: Sequence[str]) -> NDArray[Any]:

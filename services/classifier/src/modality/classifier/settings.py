@@ -47,6 +47,13 @@ class ClassifierSettings(InfraSettings):
         "and are merged into the next batch (batching.py). 2 overlaps Python pre/post-processing "
         "with model time; raise it for a Triton with several instances.",
     )
+    triton_concurrent_calls: int = Field(
+        2,
+        ge=1,
+        description="Calls one batch is spread over and sent to Triton at once, so its model "
+        "instances (and its dynamic batcher) work on them in parallel; the in-process backend "
+        "runs its chunks one after another.",
+    )
     triton_url: str = "127.0.0.1:8101"
     triton_timeout_s: float = Field(5.0, gt=0)
     triton_seq_buckets: tuple[int, ...] = Field(
