@@ -9,6 +9,8 @@ the classifier (tokenise, ONNX graph, post-processing, cosine, policy).
 Scenarios (each in fresh processes):
 - ``lengths``: no servers; median ONNX Runtime time of one prompt by token count (8-128),
               with 1 and 2 intra-op threads: where the decision time goes.
+- ``sizes``:  no servers; one prompt of 100 to 100,000 characters through the in-process
+              classifier: tokenise, cheap features, graph, whole call (medians).
 - ``graph``:  no servers; ONNX Runtime alone on the bench prompts one at a time, each
               graph and thread count in a fresh process: wall p50/p90/p99 and CPU per
               prompt (a second intra-op thread only pays off if the graph's ops split).
@@ -276,6 +278,49 @@ def run_lengths(model_dir: Path, repeats: int = 30) -> str:
             cells = " | ".join(f"{statistics.median(times[n]):.2f} ms" for n in lengths)
             lines.append(f"| {graph} | {threads} | {cells} |")
             del session
+    return "\n".join(lines)
+
+
+def run_sizes(model_dir: Path, repeats: int = 20) -> str:
+    """Median time of each step of classifying one prompt, by prompt size in characters."""
+    import random
+
+    from modality.classifier.features import feature_matrix
+    from modality.classifier.pipeline import Classifier, OnnxBackend
+
+    classifier = Classifier.from_model_dir(model_dir, precision="int8")
+    tokenizer, backend = classifier.tokenizer, classifier.backend
+    assert isinstance(backend, OnnxBackend)
+    words = [p.split() for p in bench_prompts()]
+    rng = random.Random(5)
+
+    def timed(step: Any) -> float:
+        step()
+        samples = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            step()
+            samples.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(samples)
+
+    lines = [
+        "| characters | tokenise | cheap features | graph (int8) | whole classify call |",
+        "|---|---|---|---|---|",
+    ]
+    for size in (100, 2_000, 20_000, 100_000):
+        parts: list[str] = []
+        while sum(len(p) + 1 for p in parts) < size:
+            parts += rng.choice(words)
+        text = " ".join(parts)[:size]
+        feeds = tokenizer.encode([text])
+        feeds["features"] = feature_matrix([text])
+        cells = (
+            timed(lambda t=text: tokenizer.token_ids([t])),
+            timed(lambda t=text: feature_matrix([t])),
+            timed(lambda f=feeds: backend.infer_sync(f)),
+            timed(lambda t=text: classifier.classify_sync([t])),
+        )
+        lines.append(f"| {size:,} | " + " | ".join(f"{c:.2f} ms" for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -641,8 +686,9 @@ def main() -> None:
         asyncio.run(seed(database_url))
         for scenario in args.scenarios.split(","):
             print(f"== {scenario}", file=sys.stderr, flush=True)
-            if scenario in ("lengths", "graph"):
-                extra.append((run_lengths if scenario == "lengths" else run_graph_mix)(model_dir))
+            offline = {"lengths": run_lengths, "graph": run_graph_mix, "sizes": run_sizes}
+            if scenario in offline:
+                extra.append(offline[scenario](model_dir))
                 print(extra[-1], file=sys.stderr, flush=True)
                 continue
             if scenario == "transport":

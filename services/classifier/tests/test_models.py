@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from modality.classifier import contract
+from modality.classifier import contract, encoder
 from modality.classifier.domains import (
     DOCUMENTED_DEFAULT_THRESHOLD,
     best_match,
@@ -127,6 +128,70 @@ def test_long_prompts_keep_head_and_tail(classifier: Classifier) -> None:
     tail = tok.token_ids(["omega question here"])[0]
     assert list(ids[-1 - len(tail) : -1]) == tail
     assert list(ids[1:4]) == tok.token_ids(["alpha alpha alpha"])[0]
+
+
+def _long_texts() -> list[str]:
+    """Long texts of many shapes: prose, code, CJK with and without spaces, odd whitespace,
+    words longer than WordPiece's 100-character limit, special-token strings, controls."""
+    rng = random.Random(11)
+    vocab = [
+        "the",
+        "lessee",
+        "shall",
+        "pay",
+        "rent",
+        "monthly,",
+        "clause",
+        "4.2(b);",
+        "naïve",
+        "Straße",
+        "def",
+        "f(x):",
+        "return",
+        "x**2",
+        "{",
+        "}",
+        "==",
+        "合同",
+        "租金",
+        "支付",
+        "😀",
+        "[SEP]",
+        "[MASK]",
+        "\x00",
+        "e=mc^2",
+        "x" * 150,
+        "don't",
+        "U.S.A.",
+        "—",
+    ]
+    seps = [" ", " ", " ", "\n", "\t", "  ", "\n\n", "\r\n", "\u3000", ""]
+    texts = []
+    for size in (3_500, 4_001, 4_500, 9_000, 20_000, 40_000):
+        for _ in range(6):
+            parts: list[str] = []
+            while sum(map(len, parts)) < size:
+                parts.append(rng.choice(vocab) + rng.choice(seps))
+            texts.append("".join(parts)[:size])
+    texts.append("合同租金支付" * 1_500)  # no whitespace at all: tokenised whole
+    texts.append("word " * 900 + "x" * 2_000 + " tail")  # few tokens in the head window
+    texts.append("a" * 3_000 + " " + "b " * 2_000)  # one 3,000-character word up front
+    return texts
+
+
+@pytest.mark.parametrize("windows", [(1_000, 3_000), (200, 500), (150, 400)])
+def test_long_texts_tokenise_as_if_whole(
+    classifier: Classifier, windows: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small windows put the whitespace cuts among the kept tokens, where a wrong cut shows
+    # (a window cut mid-word fails at (150, 400) and (200, 500)).
+    monkeypatch.setattr(encoder, "WINDOW_HEAD_CHARS", windows[0])
+    monkeypatch.setattr(encoder, "WINDOW_TAIL_CHARS", windows[1])
+    tok = classifier.tokenizer
+    texts = _long_texts()
+    assert tok.token_ids(texts) == tok._full_token_ids(texts)
+    for text in texts[:6]:  # one at a time too (the router's case)
+        assert tok.token_ids([text]) == tok._full_token_ids([text])
 
 
 def test_cheap_features_and_signals() -> None:

@@ -36,6 +36,26 @@ def clip_text(text: str, max_chars: int = MAX_CHARS) -> str:
     return text[:head] + "\n" + text[-(max_chars - head) :]
 
 
+WINDOW_HEAD_CHARS = 1_000
+WINDOW_TAIL_CHARS = 3_000
+"""Characters looked at to find a long text's first ``HEAD_TOKENS`` and its last tokens:
+English runs ~4 characters a token, so each window holds several times what it must."""
+
+_SPLIT_CHARS = " \t\n"
+
+
+def _edge_windows(text: str, head_chars: int, tail_chars: int) -> tuple[str, str] | None:
+    """The text's start and end, each cut at whitespace, when they do not overlap."""
+    if len(text) <= head_chars + tail_chars:
+        return None
+    head_end = max(text.rfind(c, 0, head_chars) for c in _SPLIT_CHARS)
+    tail_from = len(text) - tail_chars
+    tail_start = min((i for c in _SPLIT_CHARS if (i := text.find(c, tail_from)) != -1), default=-1)
+    if head_end <= 0 or tail_start == -1:
+        return None
+    return text[:head_end], text[tail_start + 1 :]
+
+
 class PromptTokenizer:
     """WordPiece tokeniser of all-MiniLM-L6-v2 producing the contract's int64 inputs.
 
@@ -69,12 +89,45 @@ class PromptTokenizer:
         return int(token_id)
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Word-piece ids of each text, already cut to the budget, without special tokens."""
+        """Word-piece ids of each text, already cut to the budget, without special tokens.
+
+        A long text is not tokenised whole: only a window at its start and one at its end,
+        each cut at a space, tab or newline. BERT's normaliser works character by character
+        and its pre-tokeniser splits at whitespace, so a text's tokens are the tokens of its
+        whitespace-separated parts one after another, and the windows give exactly the
+        head and tail tokens the whole text would (``_full_token_ids``, checked in tests).
+        When a window holds too few tokens (no whitespace, very long words) the whole
+        text is tokenised.
+        """
+        clipped = [clip_text(t) for t in texts]
+        windows: dict[int, tuple[str, str]] = {}
+        for i, text in enumerate(clipped):
+            cut = _edge_windows(text, WINDOW_HEAD_CHARS, WINDOW_TAIL_CHARS)
+            if cut is not None:
+                windows[i] = cut
+        pieces = [p for head, tail in windows.values() for p in (head, tail)]
+        encoded = self._tok.encode_batch(pieces, add_special_tokens=False) if pieces else []
+        tail_tokens = self.max_len - 2 - self.head_tokens
+        out: dict[int, list[int]] = {}
+        for n, i in enumerate(windows):
+            head_ids, tail_ids = encoded[2 * n].ids, encoded[2 * n + 1].ids
+            if len(head_ids) >= self.head_tokens and len(tail_ids) >= tail_tokens:
+                out[i] = head_ids[: self.head_tokens] + (
+                    tail_ids[-tail_tokens:] if tail_tokens else []
+                )
+        rest = [i for i in range(len(clipped)) if i not in out]
+        for i, ids in zip(rest, self._full_token_ids([clipped[i] for i in rest]), strict=True):
+            out[i] = ids
+        return [out[i] for i in range(len(clipped))]
+
+    def _full_token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """``token_ids`` by tokenising each text whole (the reference; short texts)."""
+        if not texts:
+            return []
         budget = self.max_len - 2
         tail = budget - self.head_tokens
-        encodings = self._tok.encode_batch([clip_text(t) for t in texts], add_special_tokens=False)
         out: list[list[int]] = []
-        for enc in encodings:
+        for enc in self._tok.encode_batch(list(texts), add_special_tokens=False):
             ids = enc.ids
             if len(ids) > budget:
                 ids = ids[: self.head_tokens] + (ids[-tail:] if tail else [])

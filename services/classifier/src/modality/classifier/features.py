@@ -113,7 +113,7 @@ def feature_vector(text: str) -> NDArray[Any]:
     lines = scan.count("\n") + 1
     code_lines = len(_CODE_LINE.findall(scan))
     words = max(len(_WORD.findall(scan)), 1)
-    ascii_chars = sum(1 for ch in scan if ord(ch) < 128)
+    ascii_chars = len(scan.encode("ascii", "ignore"))  # the characters below 128
     cjk = len(_CJK.findall(scan))
     zone = (
         text
