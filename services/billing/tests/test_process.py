@@ -30,18 +30,26 @@ def spawn(env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 async def wait_healthy(proc: subprocess.Popen[str], url: str, timeout_s: float = 20.0) -> int:
+    """The first status of /health other than 503: for a moment after start-up the server
+    answers before its consumer pulls, and says so with 503 and a reason."""
     deadline = time.monotonic() + timeout_s
+    last = "no answer"
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 _, err = proc.communicate()
                 pytest.fail(f"billing exited with {proc.returncode}:\n{err}")
             try:
-                return (await client.get(url, timeout=1.0)).status_code
+                response = await client.get(url, timeout=1.0)
             except httpx.TransportError:
                 await asyncio.sleep(0.05)
+                continue
+            if response.status_code != 503:
+                return response.status_code
+            last = f"503 {response.text}"
+            await asyncio.sleep(0.05)
     proc.kill()
-    pytest.fail(f"billing did not answer {url} within {timeout_s} s")
+    pytest.fail(f"billing not healthy at {url} within {timeout_s} s (last: {last})")
 
 
 async def test_consumes_serves_health_and_stops_on_sigterm(billing: Any) -> None:
