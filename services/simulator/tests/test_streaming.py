@@ -109,4 +109,6 @@ def test_latency_profile_paces_the_stream(client: OpenAI) -> None:
     headers = {"x-sim-ttft-ms": "0", "x-sim-tokens-per-s": "0"}
     started = time.perf_counter()
     client.chat.completions.create(model="slow-model", messages=USER, extra_headers=headers)
-    assert time.perf_counter() - started < 0.14  # the headers override the profile
+    # The profile alone takes >= 0.225 s (150 ms + 15 tokens at 200/s); with the headers
+    # there is no wait at all, so 0.2 s leaves room for a loaded machine.
+    assert time.perf_counter() - started < 0.2
