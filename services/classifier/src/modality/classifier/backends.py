@@ -10,10 +10,9 @@ from modality.classifier import contract
 from modality.classifier.encoder import PromptTokenizer
 from modality.classifier.metrics import ServiceMetrics
 from modality.classifier.pipeline import (
-    MAX_PADDING,
     ClassifiedPrompt,
     Classifier,
-    OnnxBackend,
+    chunk_padding,
     resolve_model_dir,
 )
 from modality.classifier.router.types import FloatArray, PromptClassifier
@@ -45,15 +44,16 @@ class ClassifierRuntime:
 async def build_classifier(settings: ClassifierSettings) -> ClassifierRuntime:
     """The classifier over the configured backend; Triton is checked for readiness."""
     model_dir = resolve_model_dir(settings.model_dir)
-    tokenizer = PromptTokenizer(model_dir / contract.CLASSIFIER_DIR / contract.TOKENIZER_FILE)
     if settings.backend == "onnx":
-        onnx = OnnxBackend.from_model_dir(model_dir, settings.intra_op_threads, settings.precision)
         return ClassifierRuntime(
-            Classifier(onnx, tokenizer, settings.batch_size),
+            Classifier.from_model_dir(
+                model_dir, settings.intra_op_threads, settings.batch_size, settings.precision
+            ),
             BackendInfo(
                 "onnx", "cpu", detail={"model_dir": str(model_dir), "precision": settings.precision}
             ),
         )
+    tokenizer = PromptTokenizer(model_dir / contract.CLASSIFIER_DIR / contract.TOKENIZER_FILE)
     triton = TritonBackend(
         settings.triton_url,
         timeout_s=settings.triton_timeout_s,
@@ -67,9 +67,7 @@ async def build_classifier(settings: ClassifierSettings) -> ClassifierRuntime:
             tokenizer,
             settings.batch_size,
             concurrent_calls=settings.triton_concurrent_calls,
-            # The int8 graph runs row by row on the server, each row cut to its own length
-            # (pipeline.run_rowwise), so padding costs it nothing: no padding bound then.
-            max_padding=1.0 if settings.precision == "int8" else MAX_PADDING,
+            max_padding=chunk_padding(settings.precision),  # the server runs int8 row-wise too
         ),
         BackendInfo("triton", triton.device, detail={"url": settings.triton_url}),
         triton,

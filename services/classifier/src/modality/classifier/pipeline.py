@@ -10,7 +10,7 @@ import asyncio
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 
 import numpy as np
 import onnxruntime as ort
@@ -51,6 +51,18 @@ def resolve_model_dir(explicit: str | Path | None = None) -> Path:
         if (base / "services" / "classifier").is_dir() and (base / "pyproject.toml").is_file():
             return base / "models"
     return cwd / "models"
+
+
+def graph_file(precision: Precision) -> str:
+    """The classifier graph of a precision: fp32 is the reference (what GPU Triton serves),
+    int8 its dynamically quantised copy for CPUs."""
+    return contract.ONNX_FILE if precision == "fp32" else contract.ONNX_INT8_FILE
+
+
+def runs_rowwise(precision: Precision) -> bool:
+    """Whether the graph runs one prompt per ORT call wherever it is served
+    (``run_rowwise``: the int8 graph, for batch-independent answers)."""
+    return precision == "int8"
 
 
 @runtime_checkable
@@ -113,11 +125,10 @@ class OnnxBackend:
     ) -> OnnxBackend:
         """fp32 is the reference graph (the one Triton serves); int8 is its dynamically
         quantised copy for CPU-only use (same tensor contract, slightly different numbers)."""
-        name = contract.ONNX_FILE if precision == "fp32" else contract.ONNX_INT8_FILE
         return cls(
-            model_dir / contract.CLASSIFIER_DIR / name,
+            model_dir / contract.CLASSIFIER_DIR / graph_file(precision),
             intra_op_threads,
-            rowwise=precision == "int8",
+            rowwise=runs_rowwise(precision),
         )
 
     def _run(self, feeds: Tensors) -> list[NDArray[Any]]:
@@ -137,6 +148,12 @@ MAX_PADDING = 0.25
 """Share of a chunk's token cells that may be padding. A padded token costs the graph as
 much as a real one on CPU, so mixing a 10-token prompt with a 128-token one in a batch
 would cost more than running them apart."""
+
+
+def chunk_padding(precision: Precision) -> float:
+    """Padding bound of a batch's chunks for a graph: none where every row is cut to its
+    own length before it runs, so padding costs nothing."""
+    return 1.0 if runs_rowwise(precision) else MAX_PADDING
 
 
 def plan_chunks(lengths: Sequence[int], batch_size: int, max_padding: float) -> list[list[int]]:
@@ -202,6 +219,9 @@ class Classifier:
         if not 0.0 <= max_padding <= 1.0:
             raise ValueError("max_padding must be within [0, 1]")
         self.backend = backend
+        # Checked once: isinstance on a runtime-checkable Protocol is slow for a hot path.
+        self._is_async = isinstance(backend, Backend)
+        self._is_sync = isinstance(backend, SyncBackend)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.concurrent_calls = concurrent_calls
@@ -220,7 +240,10 @@ class Classifier:
         folder = root / contract.CLASSIFIER_DIR
         tokenizer = PromptTokenizer(folder / contract.TOKENIZER_FILE)
         return cls(
-            OnnxBackend.from_model_dir(root, intra_op_threads, precision), tokenizer, batch_size
+            OnnxBackend.from_model_dir(root, intra_op_threads, precision),
+            tokenizer,
+            batch_size,
+            max_padding=chunk_padding(precision),
         )
 
     # -- batching --------------------------------------------------------------------------
@@ -270,9 +293,9 @@ class Classifier:
     ) -> list[ClassifiedPrompt]:
         """Classify prompts; one ``(Classification, embedding)`` per prompt, input order."""
         check_flags(len(prompts), has_tools, has_vision)
-        if not isinstance(self.backend, Backend):
+        if not self._is_async:
             raise TypeError("this backend has no async infer(); use classify_sync")
-        backend = self.backend
+        backend = cast(Backend, self.backend)
         chunks = list(self._chunks(prompts))
         if self.concurrent_calls == 1 or len(chunks) == 1:
             outputs = [await backend.infer(chunk.feeds) for chunk in chunks]
@@ -308,13 +331,12 @@ class Classifier:
         has_vision: Sequence[bool] | None = None,
     ) -> list[ClassifiedPrompt]:
         check_flags(len(prompts), has_tools, has_vision)
-        if not isinstance(self.backend, SyncBackend):
+        if not self._is_sync:
             raise TypeError("this backend has no infer_sync(); use classify")
+        backend = cast(SyncBackend, self.backend)
         results: list[ClassifiedPrompt | None] = [None] * len(prompts)
         for chunk in self._chunks(prompts):
-            self._finish(
-                chunk, self.backend.infer_sync(chunk.feeds), has_tools, has_vision, results
-            )
+            self._finish(chunk, backend.infer_sync(chunk.feeds), has_tools, has_vision, results)
         return [r for r in results if r is not None]
 
     def embed_sync(self, texts: Sequence[str]) -> NDArray[Any]:

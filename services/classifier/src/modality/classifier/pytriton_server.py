@@ -111,14 +111,19 @@ def serve(settings: ClassifierSettings) -> None:
     from pytriton.triton import Triton, TritonConfig
 
     from modality.classifier.encoder import session_options
-    from modality.classifier.pipeline import resolve_model_dir, run_rowwise
+    from modality.classifier.pipeline import (
+        graph_file,
+        resolve_model_dir,
+        run_rowwise,
+        runs_rowwise,
+    )
 
-    graph = contract.ONNX_FILE if settings.precision == "fp32" else contract.ONNX_INT8_FILE
+    graph = graph_file(settings.precision)
     onnx_path = resolve_model_dir(settings.model_dir) / contract.CLASSIFIER_DIR / graph
     if not onnx_path.is_file():
         raise ModelFilesMissingError(f"classifier graph not found: {onnx_path} (run `make models`)")
     output_names = list(contract.OUTPUT_NAMES)
-    rowwise = settings.precision == "int8"
+    rowwise = runs_rowwise(settings.precision)
 
     def make_infer() -> Any:
         session = ort.InferenceSession(
