@@ -1,0 +1,231 @@
+"""Other ways to build the CPU classifier graph, against the shipped int8 graph.
+
+Why ``models/classifier/model.int8.onnx`` is what it is: this script builds the
+alternatives into a scratch folder from the same weights and heads, and compares them
+with the shipped graph on the bench prompts (the labelled prompts cut to <= 128 tokens).
+
+Variants:
+- ``shipped``: what ``make models`` builds (default attention export, dynamic int8).
+- ``eager``:   exported with transformers' eager attention instead of SDPA (fewer shape
+               ops in the graph), dynamic int8.
+- ``fused``:   ``eager`` + ONNX Runtime's BERT fusions (Attention, SkipLayerNorm,
+               BiasGelu, EmbedLayerNorm) before dynamic int8 (QAttention): ~190 nodes
+               instead of ~880.
+- ``nbits8``:  MatMulNBits, 8-bit weights in blocks of 32, accuracy level 4 (activations
+               quantised per row): batch-independent by construction, so it could batch.
+               Needs the ``onnx_ir`` package; skipped without it.
+
+Per variant: embedding cosine to the fp32 graph (median, min), largest
+``small_model_failure`` difference, largest embedding difference between a prompt run in a
+batch of 16 and alone; then, each in a fresh process and alternated ``--rounds`` times,
+one prompt at a time with 1 and 2 intra-op threads (p50/p99 ms, CPU ms per prompt) and
+length-sorted batches of 16 on one thread (ms and CPU ms per prompt).
+
+Usage (build time deps, i.e. after ``make install``):
+    .venv/bin/python bench/graph_variants.py [--rounds 2] [--variants shipped,eager,fused,nbits8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "services" / "classifier" / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from router_latency import bench_prompts, graph_mix_child, percentile  # noqa: E402
+
+MODEL_DIR = REPO / "models" / "classifier"
+VARIANTS = ("shipped", "eager", "fused", "nbits8")
+
+
+def build(variant: str, scratch: Path) -> Path | None:
+    """The variant's graph file, built into ``scratch`` (None when it cannot be built)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    if variant == "shipped":
+        return MODEL_DIR / "model.int8.onnx"
+    if variant == "nbits8":
+        try:
+            import onnx
+            from onnxruntime.quantization.matmul_nbits_quantizer import (
+                DefaultWeightOnlyQuantConfig,
+                MatMulNBitsQuantizer,
+            )
+        except ImportError as exc:
+            print(f"nbits8 skipped: {exc}")
+            return None
+        out = scratch / "nbits8.onnx"
+        config = DefaultWeightOnlyQuantConfig(
+            block_size=32, is_symmetric=True, accuracy_level=4, bits=8
+        )
+        quantizer = MatMulNBitsQuantizer(
+            onnx.load(str(MODEL_DIR / "model.onnx")), algo_config=config
+        )
+        quantizer.process()
+        quantizer.model.save_model_to_file(str(out), use_external_data_format=False)
+        return out
+    eager = scratch / "eager.fp32.onnx"
+    if not eager.is_file():
+        export_eager(eager)
+    source = eager
+    if variant == "fused":
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        fused = optimize_model(str(eager), model_type="bert", num_heads=12, hidden_size=384)
+        print(f"fused: {fused.get_fused_operator_statistics()}")
+        source = scratch / "fused.fp32.onnx"
+        fused.save_model_to_file(str(source))
+    out = scratch / f"{variant}.int8.onnx"
+    # the fused graph's contrib ops defeat shape inference; their outputs are float
+    quantize_dynamic(
+        str(source),
+        str(out),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        extra_options={"DefaultTensorType": 1},
+    )
+    return out
+
+
+def export_eager(path: Path) -> None:
+    """The shipped export (``export_encoder.export``) with eager attention."""
+    import torch
+    from export_encoder import CHECK_SENTENCES, export
+    from torch_graphs import ClassifierGraph, SentenceEncoder, minilm_dir
+    from transformers import BertModel
+
+    from modality.classifier import contract
+    from modality.classifier.encoder import PromptTokenizer
+    from modality.classifier.features import feature_matrix
+    from modality.classifier.heads import HeadSet
+
+    bert = BertModel.from_pretrained(
+        str(minilm_dir()), local_files_only=True, attn_implementation="eager"
+    ).eval()
+    graph = ClassifierGraph(SentenceEncoder(bert), HeadSet.load()).eval()
+    feeds = PromptTokenizer(MODEL_DIR / contract.TOKENIZER_FILE).encode(CHECK_SENTENCES)
+    args = (
+        torch.from_numpy(feeds["input_ids"]),
+        torch.from_numpy(feeds["attention_mask"]),
+        torch.from_numpy(feature_matrix(CHECK_SENTENCES)),
+    )
+    export(graph, args, path, contract.INPUTS, contract.OUTPUTS)
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    from modality.classifier.encoder import session_options
+
+    return ort.InferenceSession(
+        str(path), session_options(threads), providers=["CPUExecutionProvider"]
+    )
+
+
+def _feeds(texts: list[str]) -> dict[str, Any]:
+    from modality.classifier import contract
+    from modality.classifier.encoder import PromptTokenizer
+    from modality.classifier.features import feature_matrix
+
+    feeds = PromptTokenizer(MODEL_DIR / contract.TOKENIZER_FILE).encode(texts)
+    feeds["features"] = feature_matrix(texts)
+    return feeds
+
+
+def quality(path: str) -> tuple[float, float, float, float]:
+    """Cosine to fp32 (median, min), max failure difference, max batch-vs-alone difference."""
+    import numpy as np
+
+    prompts = bench_prompts()
+    ref, graph = _session(MODEL_DIR / "model.onnx", 1), _session(Path(path), 1)
+    names = ["embedding", "small_model_failure"]
+    cosines, failure = [], []
+    alone = []
+    for prompt in prompts:
+        feeds = _feeds([prompt])
+        (e0, f0), (e1, f1) = ref.run(names, feeds), graph.run(names, feeds)
+        cosines.append(float((e0 * e1).sum()))
+        failure.append(abs(float(f0[0, 0] - f1[0, 0])))
+        alone.append(e1)
+    batched = graph.run(["embedding"], _feeds(prompts[:16]))[0]
+    drift = float(np.abs(batched - np.concatenate(alone[:16])).max())
+    return statistics.median(cosines), min(cosines), max(failure), drift
+
+
+def batched_child(path: str, batch: int) -> tuple[float, float]:
+    """In its own process: wall and CPU ms per prompt over batches of prompts sorted by
+    characters, 1 thread."""
+    from modality.classifier import contract
+
+    prompts = sorted(bench_prompts(), key=len)
+    chunks = [_feeds(prompts[i : i + batch]) for i in range(0, len(prompts), batch)]
+    session = _session(Path(path), 1)
+    outputs = list(contract.OUTPUT_NAMES)
+    for feeds in chunks[:3]:
+        session.run(outputs, feeds)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for feeds in chunks:
+        session.run(outputs, feeds)
+    n = len(prompts)
+    return (time.perf_counter() - wall) * 1000 / n, (time.process_time() - cpu) * 1000 / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--rounds", type=int, default=2, help="alternated timing rounds")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    spawn = multiprocessing.get_context("spawn")
+
+    def fresh(fn: Any, *fn_args: Any) -> Any:
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            return pool.submit(fn, *fn_args).result()
+
+    with tempfile.TemporaryDirectory(prefix="modality-graphs-") as tmp:
+        # graph_mix_child reads the tokenizer beside the graph
+        shutil.copyfile(MODEL_DIR / "tokenizer.json", Path(tmp) / "tokenizer.json")
+        paths = {}
+        for variant in args.variants.split(","):
+            path = build(variant, Path(tmp))
+            if path is not None:
+                paths[variant] = str(path)
+        print(
+            "| variant | MB | cosine to fp32 median / min | max failure diff "
+            "| batch vs alone max diff |\n|---|---|---|---|---|"
+        )
+        for variant, path in paths.items():
+            med, low, fail, drift = fresh(quality, path)
+            size = Path(path).stat().st_size / 1e6
+            print(f"| {variant} | {size:.0f} | {med:.4f} / {low:.4f} | {fail:.4f} | {drift:.1e} |")
+        print()
+        print(
+            "| round | variant | 1 thread p50 / p99 / CPU ms | 2 threads p50 / p99 / CPU ms "
+            "| batches of 16, 1 thread: ms / CPU ms per prompt |\n|---|---|---|---|---|"
+        )
+        for round_ in range(args.rounds):
+            for variant, path in paths.items():
+                cells = []
+                for threads in (1, 2):
+                    wall, cpu = fresh(graph_mix_child, path, threads, 2)
+                    cells.append(
+                        f"{percentile(wall, 0.5):.2f} / {percentile(wall, 0.99):.2f} / {cpu:.2f}"
+                    )
+                per_prompt, cpu = fresh(batched_child, path, 16)
+                cells.append(f"{per_prompt:.2f} / {cpu:.2f}")
+                print(f"| {round_ + 1} | {variant} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
