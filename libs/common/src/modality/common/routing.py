@@ -12,6 +12,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+ROUTING_LATENCY_BUCKETS_S: tuple[float, ...] = (
+    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075,
+    0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0,
+)  # fmt: skip
+"""Histogram buckets (seconds) of routing-decision times, on both sides of ``route.decide``
+(gateway and router), so their quantiles compare bucket for bucket: fine around the
+routing targets (p50 <= 5 ms, p99 <= 15 ms) and the gateway's 50 ms default budget."""
+
 
 class Policy(StrEnum):
     PASSTHROUGH = "passthrough"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-LATENCY_BUCKETS_S = (
-    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075,
-    0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0,
-)  # fmt: skip
+from modality.common.routing import ROUTING_LATENCY_BUCKETS_S
+
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
@@ -21,7 +19,7 @@ class ServiceMetrics:
         self.decide_seconds = Histogram(
             "modality_router_decide_seconds",
             "Time from receiving route.decide to replying",
-            buckets=LATENCY_BUCKETS_S,
+            buckets=ROUTING_LATENCY_BUCKETS_S,
             registry=r,
         )
         self.errors = Counter(
@@ -34,7 +32,7 @@ class ServiceMetrics:
             "modality_classifier_classify_seconds",
             "Classifier call (tokenise, backend, post-process)",
             ["backend"],
-            buckets=LATENCY_BUCKETS_S,
+            buckets=ROUTING_LATENCY_BUCKETS_S,
             registry=r,
         )
         self.classify_batch = Histogram(

@@ -20,6 +20,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from modality.common.routing import ROUTING_LATENCY_BUCKETS_S
+
 _LATENCY_BUCKETS = (
     0.0005,
     0.001,
@@ -39,10 +41,6 @@ _LATENCY_BUCKETS = (
     60,
 )
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
-# Fine around the routing budget (p50 <= 5 ms, p99 <= 15 ms) and the 50 ms default timeout.
-_ROUTER_BUCKETS = (
-    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1,
-)  # fmt: skip
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -96,7 +94,7 @@ class DataPlaneMetrics:
         self.router_latency = Histogram(
             "modality_gateway_router_seconds",
             "route.decide round trip.",
-            buckets=_ROUTER_BUCKETS,
+            buckets=ROUTING_LATENCY_BUCKETS_S,
             registry=r,
         )
         self.in_flight = Gauge(
