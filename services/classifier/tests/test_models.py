@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from modality.classifier import contract, encoder
+from modality.classifier import features as features_module
 from modality.classifier.domains import (
     DOCUMENTED_DEFAULT_THRESHOLD,
     best_match,
@@ -19,7 +21,13 @@ from modality.classifier.domains import (
 )
 from modality.classifier.encoder import EncoderSession
 from modality.classifier.errors import ModelFilesMissingError
-from modality.classifier.features import feature_matrix, feature_vector, signals
+from modality.classifier.features import (
+    MATH_PATTERN,
+    MATH_WORDS,
+    feature_matrix,
+    feature_vector,
+    signals,
+)
 from modality.classifier.heads import ARTIFACTS_DIR, HeadSet
 from modality.classifier.pipeline import Classifier
 
@@ -207,6 +215,37 @@ def test_cheap_features_and_signals() -> None:
     plain = "Tell me about your weekend"
     ps = signals(plain, feature_vector(plain))
     assert not ps.has_code and not ps.has_math and ps.questions == 0
+
+
+def test_math_regex_prefilter_finds_exactly_what_the_pattern_finds() -> None:
+    """The lookahead in front of the math regex is a speed-up only: the heads were trained
+    on the plain pattern's match counts, so both must match the same spans everywhere."""
+    reference = re.compile(MATH_PATTERN, re.IGNORECASE)
+    labelled_file = Path(__file__).parents[1] / "data" / "labelled_prompts.jsonl"
+    labelled = [json.loads(line)["prompt"] for line in labelled_file.read_text().splitlines()]
+    # case folding and non-ASCII digits/letters the prefilter must not lose
+    odd = ["ſum of 3", "SUM", "İnteger", "Prove it", "٣ + ٤", "x²+1", "50 %", "1/2", "3.5 * (2"]
+    rng = random.Random(7)
+    pieces = [
+        *MATH_WORDS,
+        "SQRT",
+        "Log",
+        " ",
+        "\n",
+        "3",
+        "12.5",
+        "+",
+        "/",
+        "(",
+        "%",
+        "π",
+        "≤",
+        "ſ",
+        "x",
+    ]
+    fuzz = ["".join(rng.choices(pieces, k=rng.randint(1, 25))) for _ in range(3000)]
+    for text in [*labelled, *odd, *fuzz]:
+        assert features_module._MATH.findall(text) == reference.findall(text), text
 
 
 def test_domain_similarity_and_threshold(classifier: Classifier) -> None:

@@ -34,10 +34,23 @@ _CODE_TOKEN = re.compile(
     r"[{};]|==|!=|=>|->|::|\+\+|&&|\|\||\w+\(\)|\w+\.\w+\(|\b(?:def|lambda|async|await|"
     r"elif|println|printf|console\.log|std::|null|None|True|False|nullptr)\b|[a-z]+_[a-z_]+"
 )
+MATH_WORDS = (
+    "sum", "product", "integer", "equation", "solve", "probability", "derivative",
+    "integral", "remainder", "divisible", "prime", "percent", "ratio", "average",
+    "polynomial", "sqrt", "log", "sin", "cos", "matrix", "vector", "theorem", "prove",
+)  # fmt: skip
+_MATH_SYMBOLS = "∑∫√π≤≥≠∞"
+MATH_PATTERN = (
+    r"\d+(?:\.\d+)?\s*[-+*/^×÷=<>]\s*\(?\d"
+    rf"|\b(?:{'|'.join(MATH_WORDS)})\b|[{_MATH_SYMBOLS}]|%|\d+/\d+"
+)
+"""What counts as math (case-insensitive); the heads were trained on its match counts."""
+_MATH_STARTS = "".join(sorted({w[0] for w in MATH_WORDS}))
 _MATH = re.compile(
-    r"\d+(?:\.\d+)?\s*[-+*/^×÷=<>]\s*\(?\d|\b(?:sum|product|integer|equation|solve|"
-    r"probability|derivative|integral|remainder|divisible|prime|percent|ratio|average|"
-    r"polynomial|sqrt|log|sin|cos|matrix|vector|theorem|prove)\b|[∑∫√π≤≥≠∞]|%|\d+/\d+",
+    # The lookahead lists every character a match can start with, so the engine skips the
+    # other positions cheaply: the same matches as MATH_PATTERN alone (tested), in about
+    # half the time on long prompts, where this regex was the costliest feature.
+    rf"(?=[\d%{_MATH_SYMBOLS}{_MATH_STARTS}])(?:{MATH_PATTERN})",
     re.IGNORECASE,
 )
 _LATEX = re.compile(r"\$[^$\n]+\$|\\(?:frac|sqrt|cdot|times|left|right|begin|sum|int|pi)\b")
