@@ -28,6 +28,7 @@ Usage (build time deps, i.e. after ``make install``):
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import os
 import shutil
@@ -86,6 +87,8 @@ def build(variant: str, scratch: Path) -> Path | None:
         print(f"fused: {fused.get_fused_operator_statistics()}")
         source = scratch / "fused.fp32.onnx"
         fused.save_model_to_file(str(source))
+    import onnx
+
     out = scratch / f"{variant}.int8.onnx"
     # the fused graph's contrib ops defeat shape inference; their outputs are float
     quantize_dynamic(
@@ -93,7 +96,7 @@ def build(variant: str, scratch: Path) -> Path | None:
         str(out),
         weight_type=QuantType.QInt8,
         per_channel=True,
-        extra_options={"DefaultTensorType": 1},
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
     return out
 
@@ -133,12 +136,18 @@ def _session(path: Path, threads: int) -> Any:
     )
 
 
-def _feeds(texts: list[str]) -> dict[str, Any]:
+@functools.cache
+def _tokenizer() -> Any:
     from modality.classifier import contract
     from modality.classifier.encoder import PromptTokenizer
+
+    return PromptTokenizer(MODEL_DIR / contract.TOKENIZER_FILE)
+
+
+def _feeds(texts: list[str]) -> dict[str, Any]:
     from modality.classifier.features import feature_matrix
 
-    feeds = PromptTokenizer(MODEL_DIR / contract.TOKENIZER_FILE).encode(texts)
+    feeds = _tokenizer().encode(texts)
     feeds["features"] = feature_matrix(texts)
     return feeds
 
