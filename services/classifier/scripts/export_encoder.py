@@ -40,7 +40,7 @@ from modality.classifier.features import feature_matrix
 from modality.classifier.heads import HEADS_FILE, HeadSet
 from modality.classifier.pipeline import resolve_model_dir
 
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3  # 3: eager attention (see torch_graphs.load_bert)
 OPSET = 17
 CHECK_SENTENCES = [
     "Write a Python script that uses a for loop.",
