@@ -18,6 +18,8 @@ Scenarios (each in fresh processes):
               most 128 tokens, then throughput at c=16 and c=32.
 - ``triton``: the Triton backend against a real Triton on CPU (PyTriton, dynamic
               batching), same measurements.
+  With ``--classify-batch N`` both drive ``POST /classify`` over HTTP instead (N prompts
+  per call, the project's JWT client) and count classified prompts per second.
 - ``transport``: a stub responder (parse RouteRequest, answer a fixed RouteDecision) in
               bare nats-py vs faststream 0.7, c=1: what the NATS layer itself costs.
 
@@ -94,6 +96,7 @@ class Result:
     errors: int = 0
     cpu_ms_per_decision: float | None = None  # service (+ Triton) CPU time / decisions
     mean_batch: float | None = None  # prompts per backend call (router-side batching)
+    prompts_per_request: int = 1  # > 1: POST /classify calls of this many prompts
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -170,15 +173,81 @@ async def drive(
     )
 
 
-def run_client(
-    nats_url: str, scenario: str, concurrency: int, requests: int, seconds: float
+async def drive_classify(
+    url: str,
+    secret: str,
+    prompts: list[str],
+    *,
+    batch: int,
+    concurrency: int,
+    requests: int,
+    seconds: float,
+    scenario: str,
 ) -> Result:
-    """Run the load generator in its own process (so it does not share the service's loop)."""
+    """``POST /classify`` calls of ``batch`` prompts each through the project's own client
+    (JWT, retries off so overload shows as errors); ``per_s`` counts prompts."""
+    from modality.classifier.client import ClassifierClient, ClassifyCallError, RetryPolicy
+
+    batches = [
+        [prompts[(i * batch + j) % len(prompts)] for j in range(batch)] for i in range(len(prompts))
+    ]
+    latencies: list[float] = []
+    errors = 0
+    async with ClassifierClient(
+        url, jwt_secret=secret, timeout_s=30, retry=RetryPolicy(retries=0)
+    ) as client:
+        for i in range(10):  # warm-up
+            await client.classify(batches[i])
+        deadline = time.perf_counter() + seconds
+        counter = 0
+
+        async def worker() -> None:
+            nonlocal counter, errors
+            while counter < requests and time.perf_counter() < deadline:
+                texts = batches[counter % len(batches)]
+                counter += 1
+                t0 = time.perf_counter()
+                try:
+                    await client.classify(texts)
+                except ClassifyCallError:
+                    errors += 1
+                latencies.append((time.perf_counter() - t0) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return Result(
+        scenario=scenario,
+        concurrency=concurrency,
+        requests=len(latencies),
+        seconds=round(elapsed, 2),
+        p50_ms=round(percentile(latencies, 0.5), 2),
+        p90_ms=round(percentile(latencies, 0.9), 2),
+        p99_ms=round(percentile(latencies, 0.99), 2),
+        max_ms=round(max(latencies), 2),
+        per_s=round((len(latencies) - errors) * batch / elapsed, 1),
+        errors=errors,
+        prompts_per_request=batch,
+    )
+
+
+def run_client(
+    target: str,
+    scenario: str,
+    concurrency: int,
+    requests: int,
+    seconds: float,
+    classify: tuple[int, str] | None = None,
+) -> Result:
+    """Run the load generator in its own process (so it does not share the service's loop).
+
+    ``target`` is the NATS URL, or with ``classify`` (prompts per call, JWT secret) the
+    classifier's HTTP base URL."""
     cmd = [
         sys.executable,
         __file__,
         "--client",
-        nats_url,
+        target,
         "--scenario-name",
         scenario,
         "--concurrency",
@@ -188,7 +257,11 @@ def run_client(
         "--seconds",
         str(seconds),
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    env = dict(os.environ)
+    if classify is not None:
+        cmd += ["--classify-batch", str(classify[0])]
+        env["MODALITY_BENCH_JWT_SECRET"] = classify[1]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"client failed: {out.stderr[-3000:]}")
     return Result(**json.loads(out.stdout.strip().splitlines()[-1]))
@@ -474,6 +547,7 @@ def run_service(
     from modality.classifier.settings import ClassifierSettings
 
     port = free_port()
+    jwt_secret = secrets.token_urlsafe(32)
     env = {
         **os.environ,
         "MODALITY_ENV": "development",
@@ -482,7 +556,7 @@ def run_service(
         "MODALITY_LOG_LEVEL": "WARNING",
         "MODALITY_CLASSIFIER_PORT": str(port),
         "MODALITY_CLASSIFIER_MODEL_DIR": str(model_dir),
-        "MODALITY_CLASSIFIER_JWT_SECRET": secrets.token_urlsafe(32),
+        "MODALITY_CLASSIFIER_JWT_SECRET": jwt_secret,
         "MODALITY_CLASSIFIER_BACKEND": "onnx" if scenario == "onnx" else "triton",
         "MODALITY_CLASSIFIER_INTRA_OP_THREADS": str(args.intra_op_threads),
         "MODALITY_CLASSIFIER_DECIDE_TIMEOUT_MS": str(args.decide_timeout_ms),
@@ -523,11 +597,20 @@ def run_service(
         for c in (1, *args.concurrency):
             before = [cpu_seconds([pid]) for pid in pids]
             calls_before = metric_sums(port, "modality_classifier_batch_prompts")
-            if c == 1:
+            if args.classify_batch:
+                r = run_client(
+                    f"http://127.0.0.1:{port}",
+                    f"{scenario} /classify x{args.classify_batch}",
+                    c,
+                    args.requests if c == 1 else 10**9,
+                    args.seconds * 3 if c == 1 else args.seconds,
+                    classify=(args.classify_batch, jwt_secret),
+                )
+            elif c == 1:
                 r = run_client(nats_url, scenario, 1, args.requests, args.seconds * 3)
             else:
                 r = run_client(nats_url, scenario, c, 10**9, args.seconds)
-            ok = r.requests - r.errors
+            ok = (r.requests - r.errors) * r.prompts_per_request
             if ok:
                 used = [
                     (cpu_seconds([pid]) - b) * 1000 / ok
@@ -573,7 +656,8 @@ def run_transport(nats_url: str, args: argparse.Namespace, tmp: Path) -> list[Re
 def table(results: list[Result]) -> str:
     rows = [
         "| scenario | concurrency | requests | p50 ms | p90 ms | p99 ms | max ms "
-        "| decisions/s (ok) | server p50 ms | errors | CPU ms/decision | prompts/backend call |",
+        "| decisions/s (ok; prompts/s with /classify) | server p50 ms | errors "
+        "| CPU ms/decision | prompts/backend call |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -630,6 +714,13 @@ def main() -> None:
         help="the service's decide timeout; high by default so overload shows as latency, "
         "not as RouteErrors (the service default is 250 ms)",
     )
+    parser.add_argument(
+        "--classify-batch",
+        type=int,
+        default=0,
+        help="drive POST /classify over HTTP with this many prompts per call instead of "
+        "route.decide over NATS (onnx/triton scenarios); rates then count prompts",
+    )
     parser.add_argument("--json", type=Path, default=None)
     # internal: sub-process roles
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
@@ -646,16 +737,20 @@ def main() -> None:
     if args.client:
         import uvloop
 
-        result = uvloop.run(
-            drive(
-                args.client,
-                bench_prompts(),
-                concurrency=int(args.concurrency),
-                requests=args.requests,
-                seconds=args.seconds,
-                scenario=args.scenario_name,
-            )
+        load = dict(
+            concurrency=int(args.concurrency),
+            requests=args.requests,
+            seconds=args.seconds,
+            scenario=args.scenario_name,
         )
+        if args.classify_batch:
+            secret = os.environ["MODALITY_BENCH_JWT_SECRET"]
+            run = drive_classify(
+                args.client, secret, bench_prompts(), batch=args.classify_batch, **load
+            )
+        else:
+            run = drive(args.client, bench_prompts(), **load)
+        result = uvloop.run(run)
         print(json.dumps(asdict(result)))
         return
 
