@@ -40,7 +40,6 @@ from modality.classifier.features import feature_matrix
 from modality.classifier.heads import HEADS_FILE, HeadSet
 from modality.classifier.pipeline import resolve_model_dir
 
-EXPORT_VERSION = 3  # 3: eager attention (see torch_graphs.load_bert)
 OPSET = 17
 CHECK_SENTENCES = [
     "Write a Python script that uses a for loop.",
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     src = minilm_dir()
     stamp_path = out / "export.json"
     wanted = {
-        "export_version": EXPORT_VERSION,
+        "export_version": contract.EXPORT_VERSION,
         "encoder": contract.ENCODER_NAME,
         "weights_sha256": sha256(src / "model.safetensors"),
         "tokenizer_sha256": sha256(src / "tokenizer.json"),

@@ -256,6 +256,17 @@ def test_each_precision_has_its_own_calibrated_threshold(tmp_path: Path) -> None
         calibrated_threshold("int8", old)
 
 
+def test_a_new_export_revision_retags_quantised_embeddings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stored domain embeddings with another tag are recomputed (registry tests); a
+    quantised graph's numbers change between export revisions, so its tag must too."""
+    int8_now = contract.embedding_model_tag("int8")
+    monkeypatch.setattr(contract, "EXPORT_VERSION", contract.EXPORT_VERSION + 1)
+    assert contract.embedding_model_tag("int8") != int8_now
+    assert contract.embedding_model_tag("fp32") == contract.ENCODER_NAME  # the reference
+
+
 def test_int8_graph_agrees_with_fp32(classifier: Classifier, model_dir: Path) -> None:
     int8 = Classifier.from_model_dir(model_dir, intra_op_threads=2, precision="int8")
     texts = [c["prompt"] for c in GOLDEN] + PROMPTS[2:5]

@@ -27,10 +27,19 @@ ENCODER_NAME: Final = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM: Final = 384
 
 
+EXPORT_VERSION: Final = 3
+"""Revision of ``make models``' export (3: eager attention). Bumping it rebuilds existing
+model folders; a quantised graph's numbers may change with it."""
+
+
 def embedding_model_tag(precision: str) -> str:
-    """What a stored domain embedding is tagged with: encoder, and the graph's precision
-    when it is not the fp32 reference, so switching precision re-embeds domains."""
-    return ENCODER_NAME if precision == "fp32" else f"{ENCODER_NAME}@{precision}"
+    """What a stored domain embedding is tagged with, so that embeddings made by another
+    graph are recomputed: the encoder for the fp32 reference (its numbers do not depend on
+    the export: 3e-7 between revisions 2 and 3), plus precision and export revision for a
+    quantised copy, whose numbers do."""
+    if precision == "fp32":
+        return ENCODER_NAME
+    return f"{ENCODER_NAME}@{precision}/r{EXPORT_VERSION}"
 
 
 MAX_SEQ_LEN: Final = 128
