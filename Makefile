@@ -33,7 +33,7 @@ $(INSTALL_STAMP): $(PYPROJECTS) $(wildcard $(CONSTRAINTS)) requirements/dev.txt 
 
 models: $(MODEL) ## Export all-MiniLM-L6-v2 + the trained router heads to ONNX (models/)
 
-$(MODEL): $(INSTALL_STAMP) $(wildcard services/classifier/scripts/export_encoder.py services/classifier/scripts/torch_graphs.py services/classifier/src/modality/classifier/artifacts/*)
+$(MODEL): $(INSTALL_STAMP) $(wildcard services/classifier/scripts/export_encoder.py services/classifier/scripts/torch_graphs.py services/classifier/src/modality/classifier/contract.py services/classifier/src/modality/classifier/artifacts/*)
 	HF_HUB_OFFLINE=1 $(PY) services/classifier/scripts/export_encoder.py --out models
 
 run: install ## Start the whole system in the foreground (Ctrl-C stops it)
