@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -106,15 +107,52 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --- client ------------------------------------------------------------------------------
-async def drive(
-    nats_url: str,
-    prompts: list[str],
+async def closed_loop(
+    call: Callable[[int], Awaitable[bool]],
     *,
     concurrency: int,
     requests: int,
     seconds: float,
     scenario: str,
+    per_request: int = 1,
 ) -> Result:
+    """``concurrency`` workers each awaiting ``call(i)`` (True: answered, False: an error
+    answer) until ``requests`` calls or ``seconds`` are done; ``per_s`` counts prompts."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    counter = 0
+
+    async def worker() -> None:
+        nonlocal counter, errors
+        while counter < requests and time.perf_counter() < deadline:
+            i = counter
+            counter += 1
+            t0 = time.perf_counter()
+            ok = await call(i)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            errors += not ok
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return Result(
+        scenario=scenario,
+        concurrency=concurrency,
+        requests=len(latencies),
+        seconds=round(elapsed, 2),
+        p50_ms=round(percentile(latencies, 0.5), 2),
+        p90_ms=round(percentile(latencies, 0.9), 2),
+        p99_ms=round(percentile(latencies, 0.99), 2),
+        max_ms=round(max(latencies), 2),
+        per_s=round((len(latencies) - errors) * per_request / elapsed, 1),
+        errors=errors,
+        prompts_per_request=per_request,
+    )
+
+
+async def drive(nats_url: str, prompts: list[str], **load: Any) -> Result:
+    """``route.decide`` requests over NATS, one prompt each."""
     import nats
     import orjson
 
@@ -128,107 +166,51 @@ async def drive(
         .encode()
         for i, p in enumerate(prompts)
     ]
-    latencies: list[float] = []
     server: list[float] = []
-    errors = 0
     for i in range(50):  # warm-up (and waits out "no responders" right after start)
         try:
             await nc.request(subjects.ROUTE_DECIDE, payloads[i % len(payloads)], timeout=5)
         except nats.errors.NoRespondersError:
             await asyncio.sleep(0.05)
 
-    deadline = time.perf_counter() + seconds
-    counter = 0
+    async def decide(i: int) -> bool:
+        msg = await nc.request(subjects.ROUTE_DECIDE, payloads[i % len(payloads)], timeout=5)
+        body = orjson.loads(msg.data)
+        if "error" in body:
+            return False
+        server.append(body["decided_in_ms"])
+        return True
 
-    async def worker() -> None:
-        nonlocal counter, errors
-        while counter < requests and time.perf_counter() < deadline:
-            payload = payloads[counter % len(payloads)]
-            counter += 1
-            t0 = time.perf_counter()
-            msg = await nc.request(subjects.ROUTE_DECIDE, payload, timeout=5)
-            latencies.append((time.perf_counter() - t0) * 1000)
-            body = orjson.loads(msg.data)
-            if "error" in body:
-                errors += 1
-            else:
-                server.append(body["decided_in_ms"])
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    result = await closed_loop(decide, **load)
     await nc.drain()
-    return Result(
-        scenario=scenario,
-        concurrency=concurrency,
-        requests=len(latencies),
-        seconds=round(elapsed, 2),
-        p50_ms=round(percentile(latencies, 0.5), 2),
-        p90_ms=round(percentile(latencies, 0.9), 2),
-        p99_ms=round(percentile(latencies, 0.99), 2),
-        max_ms=round(max(latencies), 2),
-        per_s=round((len(latencies) - errors) / elapsed, 1),
-        server_p50_ms=round(statistics.median(server), 2) if server else None,
-        errors=errors,
-    )
+    result.server_p50_ms = round(statistics.median(server), 2) if server else None
+    return result
 
 
 async def drive_classify(
-    url: str,
-    secret: str,
-    prompts: list[str],
-    *,
-    batch: int,
-    concurrency: int,
-    requests: int,
-    seconds: float,
-    scenario: str,
+    url: str, secret: str, prompts: list[str], *, batch: int, **load: Any
 ) -> Result:
     """``POST /classify`` calls of ``batch`` prompts each through the project's own client
-    (JWT, retries off so overload shows as errors); ``per_s`` counts prompts."""
+    (JWT, retries off so overload shows as errors)."""
     from modality.classifier.client import ClassifierClient, ClassifyCallError, RetryPolicy
 
     batches = [
         [prompts[(i * batch + j) % len(prompts)] for j in range(batch)] for i in range(len(prompts))
     ]
-    latencies: list[float] = []
-    errors = 0
     async with ClassifierClient(
         url, jwt_secret=secret, timeout_s=30, retry=RetryPolicy(retries=0)
     ) as client:
         for i in range(10):  # warm-up
             await client.classify(batches[i])
-        deadline = time.perf_counter() + seconds
-        counter = 0
 
-        async def worker() -> None:
-            nonlocal counter, errors
-            while counter < requests and time.perf_counter() < deadline:
-                texts = batches[counter % len(batches)]
-                counter += 1
-                t0 = time.perf_counter()
-                try:
-                    await client.classify(texts)
-                except ClassifyCallError:
-                    errors += 1
-                latencies.append((time.perf_counter() - t0) * 1000)
+        async def classify(i: int) -> bool:
+            try:
+                await client.classify(batches[i % len(batches)])
+            except ClassifyCallError:
+                return False
+            return True
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return Result(
-        scenario=scenario,
-        concurrency=concurrency,
-        requests=len(latencies),
-        seconds=round(elapsed, 2),
-        p50_ms=round(percentile(latencies, 0.5), 2),
-        p90_ms=round(percentile(latencies, 0.9), 2),
-        p99_ms=round(percentile(latencies, 0.99), 2),
-        max_ms=round(max(latencies), 2),
-        per_s=round((len(latencies) - errors) * batch / elapsed, 1),
-        errors=errors,
-        prompts_per_request=batch,
-    )
+        return await closed_loop(classify, per_request=batch, **load)
 
 
 def run_client(
