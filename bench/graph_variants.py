@@ -28,10 +28,8 @@ Usage (build time deps, i.e. after ``make install``):
 from __future__ import annotations
 
 import argparse
-import functools
 import multiprocessing
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -44,7 +42,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "services" / "classifier" / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from router_latency import bench_prompts, graph_mix_child, percentile  # noqa: E402
+from router_latency import (  # noqa: E402
+    bench_prompts,
+    cpu_session,
+    graph_feeds,
+    graph_mix_child,
+    percentile,
+)
 
 MODEL_DIR = REPO / "models" / "classifier"
 VARIANTS = ("shipped", "sdpa", "fused", "nbits8")
@@ -106,51 +110,15 @@ def export_sdpa(path: Path) -> None:
     """The shipped export (``export_encoder.export``) with SDPA attention."""
     import torch
     from export_encoder import CHECK_SENTENCES, export
-    from torch_graphs import ClassifierGraph, SentenceEncoder, minilm_dir
-    from transformers import BertModel
+    from torch_graphs import ClassifierGraph, SentenceEncoder, load_bert
 
     from modality.classifier import contract
-    from modality.classifier.encoder import PromptTokenizer
-    from modality.classifier.features import feature_matrix
     from modality.classifier.heads import HeadSet
 
-    bert = BertModel.from_pretrained(
-        str(minilm_dir()), local_files_only=True, attn_implementation="sdpa"
-    ).eval()
-    graph = ClassifierGraph(SentenceEncoder(bert), HeadSet.load()).eval()
-    feeds = PromptTokenizer(MODEL_DIR / contract.TOKENIZER_FILE).encode(CHECK_SENTENCES)
-    args = (
-        torch.from_numpy(feeds["input_ids"]),
-        torch.from_numpy(feeds["attention_mask"]),
-        torch.from_numpy(feature_matrix(CHECK_SENTENCES)),
-    )
+    graph = ClassifierGraph(SentenceEncoder(load_bert("sdpa")), HeadSet.load()).eval()
+    feeds = graph_feeds(CHECK_SENTENCES)
+    args = tuple(torch.from_numpy(feeds[name]) for name in contract.INPUT_NAMES)
     export(graph, args, path, contract.INPUTS, contract.OUTPUTS)
-
-
-def _session(path: Path, threads: int) -> Any:
-    import onnxruntime as ort
-
-    from modality.classifier.encoder import session_options
-
-    return ort.InferenceSession(
-        str(path), session_options(threads), providers=["CPUExecutionProvider"]
-    )
-
-
-@functools.cache
-def _tokenizer() -> Any:
-    from modality.classifier import contract
-    from modality.classifier.encoder import PromptTokenizer
-
-    return PromptTokenizer(MODEL_DIR / contract.TOKENIZER_FILE)
-
-
-def _feeds(texts: list[str]) -> dict[str, Any]:
-    from modality.classifier.features import feature_matrix
-
-    feeds = _tokenizer().encode(texts)
-    feeds["features"] = feature_matrix(texts)
-    return feeds
 
 
 def quality(path: str) -> tuple[float, float, float, float]:
@@ -158,17 +126,17 @@ def quality(path: str) -> tuple[float, float, float, float]:
     import numpy as np
 
     prompts = bench_prompts()
-    ref, graph = _session(MODEL_DIR / "model.onnx", 1), _session(Path(path), 1)
+    ref, graph = cpu_session(MODEL_DIR / "model.onnx", 1), cpu_session(Path(path), 1)
     names = ["embedding", "small_model_failure"]
     cosines, failure = [], []
     alone = []
     for prompt in prompts:
-        feeds = _feeds([prompt])
+        feeds = graph_feeds([prompt])
         (e0, f0), (e1, f1) = ref.run(names, feeds), graph.run(names, feeds)
         cosines.append(float((e0 * e1).sum()))
         failure.append(abs(float(f0[0, 0] - f1[0, 0])))
         alone.append(e1)
-    batched = graph.run(["embedding"], _feeds(prompts[:16]))[0]
+    batched = graph.run(["embedding"], graph_feeds(prompts[:16]))[0]
     drift = float(np.abs(batched - np.concatenate(alone[:16])).max())
     return statistics.median(cosines), min(cosines), max(failure), drift
 
@@ -179,8 +147,8 @@ def batched_child(path: str, batch: int) -> tuple[float, float]:
     from modality.classifier import contract
 
     prompts = sorted(bench_prompts(), key=len)
-    chunks = [_feeds(prompts[i : i + batch]) for i in range(0, len(prompts), batch)]
-    session = _session(Path(path), 1)
+    chunks = [graph_feeds(prompts[i : i + batch]) for i in range(0, len(prompts), batch)]
+    session = cpu_session(Path(path), 1)
     outputs = list(contract.OUTPUT_NAMES)
     for feeds in chunks[:3]:
         session.run(outputs, feeds)
@@ -204,8 +172,6 @@ def main() -> None:
             return pool.submit(fn, *fn_args).result()
 
     with tempfile.TemporaryDirectory(prefix="modality-graphs-") as tmp:
-        # graph_mix_child reads the tokenizer beside the graph
-        shutil.copyfile(MODEL_DIR / "tokenizer.json", Path(tmp) / "tokenizer.json")
         paths = {}
         for variant in args.variants.split(","):
             path = build(variant, Path(tmp))

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import secrets
@@ -80,6 +81,34 @@ def bench_prompts(max_tokens: int = 128) -> list[str]:
                 text = text[: ids.offsets[max_tokens - 3][1]]
             out.append(text)
     return out
+
+
+def cpu_session(path: str | Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session with the service's session options."""
+    import onnxruntime as ort
+
+    from modality.classifier.encoder import session_options
+
+    return ort.InferenceSession(
+        str(path), session_options(threads), providers=["CPUExecutionProvider"]
+    )
+
+
+@functools.cache
+def _bench_tokenizer() -> Any:
+    from modality.classifier.encoder import PromptTokenizer
+
+    return PromptTokenizer(REPO / "models" / "classifier" / "tokenizer.json")
+
+
+def graph_feeds(texts: list[str]) -> dict[str, Any]:
+    """The tensor contract's inputs for ``texts`` (tokens and cheap features), as the
+    classifier builds them."""
+    from modality.classifier.features import feature_matrix
+
+    feeds: dict[str, Any] = _bench_tokenizer().encode(texts)
+    feeds["features"] = feature_matrix(texts)
+    return feeds
 
 
 @dataclass
@@ -304,10 +333,8 @@ async def responder_faststream(nats_url: str) -> None:
 def run_lengths(model_dir: Path, repeats: int = 30) -> str:
     """Median in-process ORT time of one prompt by token count: both graphs, 1 and 2 threads."""
     import numpy as np
-    import onnxruntime as ort
 
     from modality.classifier import contract
-    from modality.classifier.encoder import session_options
 
     lengths = (8, 16, 32, 64, 128)
     lines = ["| graph | intra-op threads | " + " | ".join(f"{n} tokens" for n in lengths) + " |"]
@@ -316,9 +343,7 @@ def run_lengths(model_dir: Path, repeats: int = 30) -> str:
     for graph in (contract.ONNX_FILE, contract.ONNX_INT8_FILE):
         path = model_dir / contract.CLASSIFIER_DIR / graph
         for threads in (1, 2):
-            session = ort.InferenceSession(
-                str(path), session_options(threads), providers=["CPUExecutionProvider"]
-            )
+            session = cpu_session(path, threads)
             times: dict[int, list[float]] = {n: [] for n in lengths}
             for _ in range(repeats):
                 for n in lengths:
@@ -381,21 +406,10 @@ def run_sizes(model_dir: Path, repeats: int = 20) -> str:
 
 def graph_mix_child(path: str, threads: int, repeats: int) -> tuple[list[float], float]:
     """In its own process: wall ms of each ``run`` over the bench prompts, CPU ms/prompt."""
-    import onnxruntime as ort
-
     from modality.classifier import contract
-    from modality.classifier.encoder import PromptTokenizer, session_options
-    from modality.classifier.features import feature_matrix
 
-    tokenizer = PromptTokenizer(Path(path).with_name(contract.TOKENIZER_FILE))
-    feeds = []
-    for prompt in bench_prompts():
-        feed = tokenizer.encode([prompt])
-        feed["features"] = feature_matrix([prompt])
-        feeds.append(feed)
-    session = ort.InferenceSession(
-        path, session_options(threads), providers=["CPUExecutionProvider"]
-    )
+    feeds = [graph_feeds([prompt]) for prompt in bench_prompts()]
+    session = cpu_session(path, threads)
     outputs = list(contract.OUTPUT_NAMES)
     for feed in feeds[:30]:
         session.run(outputs, feed)

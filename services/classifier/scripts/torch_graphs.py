@@ -31,14 +31,15 @@ def minilm_dir() -> Path:
     return path
 
 
-def load_bert() -> nn.Module:
+def load_bert(attention: str = "eager") -> nn.Module:
+    """MiniLM as a transformers BertModel. Eager attention exports as plain MatMul/Softmax;
+    "sdpa" (transformers' default) adds shape and NaN-guard nodes (877 nodes instead of 724
+    in the int8 graph) and used more CPU per prompt with two threads in six of seven rounds
+    of bench/graph_variants.py. Same numbers either way."""
     from transformers import BertModel
 
-    # Eager attention exports as plain MatMul/Softmax; the SDPA path adds shape and NaN-guard
-    # nodes (877 nodes instead of 724 in the int8 graph) and measured 5-10 % more CPU per
-    # prompt with two threads (bench/graph_variants.py). Same numbers either way.
     model = BertModel.from_pretrained(
-        str(minilm_dir()), local_files_only=True, attn_implementation="eager"
+        str(minilm_dir()), local_files_only=True, attn_implementation=attention
     )
     model.eval()
     return model
