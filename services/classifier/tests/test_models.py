@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from modality.classifier import contract, encoder
-from modality.classifier import features as features_module
 from modality.classifier.domains import (
     DOCUMENTED_DEFAULT_THRESHOLD,
     best_match,
@@ -23,6 +22,7 @@ from modality.classifier.encoder import EncoderSession
 from modality.classifier.errors import ModelFilesMissingError
 from modality.classifier.features import (
     MATH_PATTERN,
+    MATH_REGEX,
     MATH_WORDS,
     feature_matrix,
     feature_vector,
@@ -229,7 +229,7 @@ def test_math_regex_prefilter_finds_exactly_what_the_pattern_finds() -> None:
     pieces = [*MATH_WORDS, *"SQRT Log \n 3 12.5 + / ( % π ≤ ſ x".split(" "), " "]
     fuzz = ["".join(rng.choices(pieces, k=rng.randint(1, 25))) for _ in range(3000)]
     for text in [*labelled, *odd, *fuzz]:
-        assert features_module._MATH.findall(text) == reference.findall(text), text
+        assert MATH_REGEX.findall(text) == reference.findall(text), text
 
 
 def test_domain_similarity_and_threshold(classifier: Classifier) -> None:

@@ -46,7 +46,7 @@ MATH_PATTERN = (
 )
 """What counts as math (case-insensitive); the heads were trained on its match counts."""
 _MATH_STARTS = "".join(sorted({w[0] for w in MATH_WORDS}))
-_MATH = re.compile(
+MATH_REGEX = re.compile(
     # The lookahead lists every character a match can start with, so the engine skips the
     # other positions cheaply: the same matches as MATH_PATTERN alone (tested), in about
     # half the time on long prompts, where this regex was the costliest feature.
@@ -140,7 +140,7 @@ def feature_vector(text: str) -> NDArray[Any]:
         1.0 if _CODE_BLOCK.search(scan) else 0.0,
         min(code_lines / lines, 1.0),
         min(len(_CODE_TOKEN.findall(scan)) / words, 1.0),
-        min(len(_MATH.findall(scan)) / words * 4, 1.0),
+        min(len(MATH_REGEX.findall(scan)) / words * 4, 1.0),
         1.0 if _LATEX.search(scan) else 0.0,
         ascii_chars / n_scan,
         cjk / n_scan,
