@@ -588,24 +588,22 @@ def run_service(
         )
     pids = [proc.pid] + ([triton.pid] if triton is not None else [])
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc, 90, "classifier", log)
+        http_url = f"http://127.0.0.1:{port}"
+        wait_http(f"{http_url}/health", proc, 90, "classifier", log)
         results = []
         for c in (1, *args.concurrency):
             before = [cpu_seconds([pid]) for pid in pids]
             calls_before = metric_sums(port, "modality_classifier_batch_prompts")
+            # c=1: a fixed number of sequential requests; concurrent runs: a fixed time
+            requests, seconds = (
+                (args.requests, args.seconds * 3) if c == 1 else (10**9, args.seconds)
+            )
             if args.classify_batch:
-                r = run_client(
-                    f"http://127.0.0.1:{port}",
-                    f"{scenario} /classify x{args.classify_batch}",
-                    c,
-                    args.requests if c == 1 else 10**9,
-                    args.seconds * 3 if c == 1 else args.seconds,
-                    classify=(args.classify_batch, jwt_secret),
-                )
-            elif c == 1:
-                r = run_client(nats_url, scenario, 1, args.requests, args.seconds * 3)
+                name = f"{scenario} /classify x{args.classify_batch}"
+                classify = (args.classify_batch, jwt_secret)
+                r = run_client(http_url, name, c, requests, seconds, classify=classify)
             else:
-                r = run_client(nats_url, scenario, c, 10**9, args.seconds)
+                r = run_client(nats_url, scenario, c, requests, seconds)
             ok = (r.requests - r.errors) * r.prompts_per_request
             if ok:
                 used = [
@@ -653,7 +651,7 @@ def table(results: list[Result]) -> str:
     rows = [
         "| scenario | concurrency | requests | p50 ms | p90 ms | p99 ms | max ms "
         "| decisions/s (ok; prompts/s with /classify) | server p50 ms | errors "
-        "| CPU ms/decision | prompts/backend call |",
+        "| CPU ms/decision (/prompt) | prompts/backend call |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
