@@ -8,6 +8,10 @@ Variants:
 - ``shipped``: what ``make models`` builds (eager attention export, dynamic int8).
 - ``sdpa``:    exported with transformers' SDPA attention (its default; shipped until
                2026-12-03), dynamic int8: extra shape and NaN-guard nodes (877 vs 724).
+- ``skipln``:  the shipped int8 graph with ONNX Runtime's SkipLayerNormFusion applied
+               (saved after ORT's extended optimisations): what the service ran until
+               2026-12-03, when its sessions started to skip that rewrite
+               (``encoder.DISABLED_OPTIMIZERS``).
 - ``fused``:   the shipped fp32 graph + ONNX Runtime's BERT fusions (Attention,
                SkipLayerNorm, BiasGelu, EmbedLayerNorm) before dynamic int8 (QAttention):
                191 nodes.
@@ -22,7 +26,8 @@ one prompt at a time with 1 and 2 intra-op threads (p50/p99 ms, CPU ms per promp
 length-sorted batches of 16 on one thread (ms and CPU ms per prompt).
 
 Usage (build time deps, i.e. after ``make install``):
-    .venv/bin/python bench/graph_variants.py [--rounds 2] [--variants shipped,sdpa,fused,nbits8]
+    .venv/bin/python bench/graph_variants.py [--rounds 2]
+        [--variants shipped,skipln,sdpa,fused,nbits8]
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from router_latency import (  # noqa: E402
 )
 
 MODEL_DIR = REPO / "models" / "classifier"
-VARIANTS = ("shipped", "sdpa", "fused", "nbits8")
+VARIANTS = ("shipped", "skipln", "sdpa", "fused", "nbits8")
 
 
 def build(variant: str, scratch: Path) -> Path | None:
@@ -60,6 +65,17 @@ def build(variant: str, scratch: Path) -> Path | None:
 
     if variant == "shipped":
         return MODEL_DIR / "model.int8.onnx"
+    if variant == "skipln":
+        import onnxruntime as ort
+
+        out = scratch / "skipln.int8.onnx"
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        opts.optimized_model_filepath = str(out)
+        ort.InferenceSession(
+            str(MODEL_DIR / "model.int8.onnx"), opts, providers=["CPUExecutionProvider"]
+        )
+        return out
     if variant == "nbits8":
         try:
             import onnx

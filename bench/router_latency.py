@@ -84,14 +84,10 @@ def bench_prompts(max_tokens: int = 128) -> list[str]:
 
 
 def cpu_session(path: str | Path, threads: int) -> Any:
-    """An ONNX Runtime CPU session with the service's session options."""
-    import onnxruntime as ort
+    """An ONNX Runtime CPU session as the service builds it."""
+    from modality.classifier.encoder import cpu_session as service_session
 
-    from modality.classifier.encoder import session_options
-
-    return ort.InferenceSession(
-        str(path), session_options(threads), providers=["CPUExecutionProvider"]
-    )
+    return service_session(Path(path), threads)
 
 
 @functools.cache

@@ -152,6 +152,14 @@ class PromptTokenizer:
         return {"input_ids": input_ids, "attention_mask": mask}
 
 
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+"""ONNX Runtime graph rewrites the CPU sessions skip. SkipLayerNormFusion folds each
+residual Add into the LayerNorm after it; in the int8 graph, ONNX Runtime 1.32's fused
+CPU kernel took ~230 µs per call at 128 tokens where the plain Add + LayerNorm take ~40,
+so the whole graph ran 13-15 % slower on one thread (``bench/graph_variants.py``,
+variant ``skipln``; docs/BENCHMARKS.md)."""
+
+
 def session_options(intra_op_threads: int) -> ort.SessionOptions:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = intra_op_threads
@@ -159,6 +167,16 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     return opts
+
+
+def cpu_session(onnx_path: Path, intra_op_threads: int = 0) -> ort.InferenceSession:
+    """The CPU session every runtime path uses (in-process backend, PyTriton, encoder)."""
+    return ort.InferenceSession(
+        str(onnx_path),
+        session_options(intra_op_threads),
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(DISABLED_OPTIMIZERS),
+    )
 
 
 class EncoderSession:
@@ -171,9 +189,7 @@ class EncoderSession:
                 f"encoder graph not found: {onnx_path} (run `make models`)"
             )
         self.tokenizer = PromptTokenizer(encoder_dir / contract.TOKENIZER_FILE)
-        self._session = ort.InferenceSession(
-            str(onnx_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(onnx_path, intra_op_threads)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> NDArray[Any]:
         """Embeddings in input order; batches are formed from length-sorted texts."""

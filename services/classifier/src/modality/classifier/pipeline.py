@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from modality.classifier import contract
-from modality.classifier.encoder import PromptTokenizer, session_options
+from modality.classifier.encoder import PromptTokenizer, cpu_session
 from modality.classifier.errors import ContractError, ModelFilesMissingError
 from modality.classifier.features import feature_matrix, signals
 from modality.classifier.postprocess import Classification, classifications
@@ -111,9 +110,7 @@ class OnnxBackend:
                 f"classifier graph not found: {onnx_path} (run `make models`, i.e. "
                 "services/classifier/scripts/export_encoder.py)"
             )
-        self._session = ort.InferenceSession(
-            str(onnx_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(onnx_path, intra_op_threads)
         self.rowwise = rowwise
         names = tuple(o.name for o in self._session.get_outputs())
         if set(names) != set(contract.OUTPUT_NAMES):

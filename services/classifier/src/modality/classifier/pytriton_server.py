@@ -105,12 +105,11 @@ def _stop_on_sigterm() -> None:
 
 def serve(settings: ClassifierSettings) -> None:
     """Run Triton with the classifier graph bound; blocks until SIGTERM/SIGINT."""
-    import onnxruntime as ort
     from pytriton.decorators import batch
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig
 
-    from modality.classifier.encoder import session_options
+    from modality.classifier.encoder import cpu_session
     from modality.classifier.pipeline import (
         graph_file,
         resolve_model_dir,
@@ -126,11 +125,7 @@ def serve(settings: ClassifierSettings) -> None:
     rowwise = runs_rowwise(settings.precision)
 
     def make_infer() -> Any:
-        session = ort.InferenceSession(
-            str(onnx_path),
-            session_options(settings.intra_op_threads),
-            providers=["CPUExecutionProvider"],
-        )
+        session = cpu_session(onnx_path, settings.intra_op_threads)
 
         def run(feeds: dict[str, npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
             return list(session.run(output_names, feeds))
