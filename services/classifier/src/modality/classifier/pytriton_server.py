@@ -46,6 +46,14 @@ MODULE = "modality.classifier.pytriton_server"
 _REEXEC_MARK = "MODALITY_PYTRITON_REEXEC"
 
 
+LOAD_ATTEMPTS = 8
+"""Triton starts tried when binding the model fails with more than one instance. In
+PyTriton 0.7.0 the first instance opens a Unix socket that the others read their config
+from; another instance that finds the socket file before it listens gets "connection
+refused" and the model fails to load (seen in ~40 % of starts with two instances here).
+A new start has the same odds, independently."""
+
+
 class PyTritonStartError(ClassifierError):
     """The PyTriton server process exited or did not become ready in time."""
 
@@ -108,6 +116,7 @@ def serve(settings: ClassifierSettings) -> None:
     from pytriton.decorators import batch
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig
+    from tritonclient.utils import InferenceServerException
 
     from modality.classifier.encoder import cpu_session
     from modality.classifier.pipeline import (
@@ -152,29 +161,43 @@ def serve(settings: ClassifierSettings) -> None:
         log_verbose=0,
     )
     _stop_on_sigterm()
-    with Triton(config=config, workspace=workspace_for(settings)) as triton:
-        triton.bind(
-            model_name=contract.MODEL_NAME,
-            infer_func=[make_infer() for _ in range(settings.pytriton_instances)],
-            inputs=[tensor(t) for t in contract.INPUTS],
-            outputs=[tensor(t) for t in contract.OUTPUTS],
-            config=ModelConfig(
-                max_batch_size=settings.pytriton_max_batch_size,
-                batcher=DynamicBatcher(
-                    max_queue_delay_microseconds=settings.pytriton_max_queue_delay_us
-                ),
-            ),
-            strict=True,
-        )
-        log.info(
-            "PyTriton serving %s from %s: http %d, grpc %d, metrics %d",
-            contract.MODEL_NAME,
-            onnx_path,
-            settings.pytriton_http_port,
-            settings.pytriton_grpc_port,
-            settings.pytriton_metrics_port,
-        )
-        triton.serve()
+    for attempt in range(1, LOAD_ATTEMPTS + 1):
+        with Triton(config=config, workspace=workspace_for(settings)) as triton:
+            try:
+                triton.bind(
+                    model_name=contract.MODEL_NAME,
+                    infer_func=[make_infer() for _ in range(settings.pytriton_instances)],
+                    inputs=[tensor(t) for t in contract.INPUTS],
+                    outputs=[tensor(t) for t in contract.OUTPUTS],
+                    config=ModelConfig(
+                        max_batch_size=settings.pytriton_max_batch_size,
+                        batcher=DynamicBatcher(
+                            max_queue_delay_microseconds=settings.pytriton_max_queue_delay_us
+                        ),
+                    ),
+                    strict=True,
+                )
+            except InferenceServerException as exc:
+                if settings.pytriton_instances == 1 or attempt == LOAD_ATTEMPTS:
+                    raise
+                log.warning(
+                    "model load failed (attempt %d of %d; PyTriton's instances can race "
+                    "for its config handshake), restarting Triton: %s",
+                    attempt,
+                    LOAD_ATTEMPTS,
+                    str(exc).splitlines()[0],
+                )
+                continue  # leaving the block stops this Triton
+            log.info(
+                "PyTriton serving %s from %s: http %d, grpc %d, metrics %d",
+                contract.MODEL_NAME,
+                onnx_path,
+                settings.pytriton_http_port,
+                settings.pytriton_grpc_port,
+                settings.pytriton_metrics_port,
+            )
+            triton.serve()
+            return
 
 
 # --- running it as a separate process ------------------------------------------------------
@@ -244,12 +267,27 @@ def spawn(
         if process.poll() is not None:
             raise PyTritonStartError(
                 f"PyTriton server exited with {process.returncode} before ready"
+                + _log_tail(log_file)
             )
         if time.monotonic() > deadline:
             stop(process)
-            raise PyTritonStartError(f"PyTriton server not ready within {ready_timeout_s:.0f} s")
+            raise PyTritonStartError(
+                f"PyTriton server not ready within {ready_timeout_s:.0f} s" + _log_tail(log_file)
+            )
         time.sleep(0.2)
     return process
+
+
+def _log_tail(log_file: IO[bytes] | None, max_bytes: int = 3000) -> str:
+    """The end of the server's log, when it was written to a named file, for start errors."""
+    name = getattr(log_file, "name", None)
+    if log_file is None or not isinstance(name, str) or not os.path.isfile(name):
+        return ""
+    log_file.flush()
+    with open(name, "rb") as fh:
+        fh.seek(max(0, os.path.getsize(name) - max_bytes))
+        tail = fh.read().decode("utf-8", "replace")
+    return f"; the end of its log ({name}):\n{tail}"
 
 
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
