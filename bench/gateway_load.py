@@ -33,7 +33,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,15 +45,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from modality.devstack.ports import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 PROMPT = "Summarize this support ticket: the customer cannot log in after resetting the password."
 RESULT_RE = re.compile(r"Requests/sec:\s+([\d.]+)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def body(model: str) -> dict[str, object]:

@@ -41,7 +41,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,15 +53,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from modality.devstack.ports import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 CUSTOMER = "cus_bench"
 DOMAIN = "Customer support for a retail bank: card payments, refunds, transfers and accounts."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_prompts(max_tokens: int = 128) -> list[str]:

@@ -34,6 +34,8 @@ from typing import Any
 import gateway_load as gl
 import router_latency as rl
 
+from modality.devstack.ports import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 HISTOGRAM = "modality_gateway_router_seconds"
 ROUTER_HISTOGRAMS = {
@@ -124,7 +126,7 @@ def run_all(
         "MODALITY_REDIS_URL": redis_url,
         "MODALITY_DATABASE_URL": database_url,
     }
-    sim_port, cls_port, gw_port = gl.free_port(), gl.free_port(), gl.free_port()
+    sim_port, cls_port, gw_port = free_port(), free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}/v1"
     procs.append(
         gl.spawn(

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import time
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from modality.devstack.ports import free_port
 
 BODY = {
     "model": "gpt-4o-mini",
@@ -38,12 +39,6 @@ BODY = {
     ],
     "max_tokens": 32,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_healthy(base: str) -> None:
