@@ -50,8 +50,9 @@ LOAD_ATTEMPTS = 8
 """Triton starts tried when binding the model fails with more than one instance. In
 PyTriton 0.7.0 the first instance opens a Unix socket that the others read their config
 from; another instance that finds the socket file before it listens gets "connection
-refused" and the model fails to load (seen in ~40 % of starts with two instances here).
-A new start has the same odds, independently."""
+refused" and the model fails to load. Seen here with two instances: in 4 of 10 bench
+starts right after another benchmark, 1 of 10 with both cores busy, 0 of 10 idle; the
+next start succeeded every time."""
 
 
 class PyTritonStartError(ClassifierError):
