@@ -49,11 +49,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from router_latency import (  # noqa: E402
     bench_prompts,
-    cpu_session,
     graph_feeds,
     graph_mix_child,
     percentile,
 )
+
+from modality.classifier.encoder import cpu_session  # noqa: E402
 
 MODEL_DIR = REPO / "models" / "classifier"
 VARIANTS = ("shipped", "skipln", "sdpa", "fused", "nbits8")

@@ -53,6 +53,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from modality.classifier.encoder import cpu_session
 from modality.devstack.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,13 +77,6 @@ def bench_prompts(max_tokens: int = 128) -> list[str]:
                 text = text[: ids.offsets[max_tokens - 3][1]]
             out.append(text)
     return out
-
-
-def cpu_session(path: str | Path, threads: int) -> Any:
-    """An ONNX Runtime CPU session as the service builds it."""
-    from modality.classifier.encoder import cpu_session as service_session
-
-    return service_session(Path(path), threads)
 
 
 @functools.cache
@@ -400,7 +394,7 @@ def graph_mix_child(path: str, threads: int, repeats: int) -> tuple[list[float],
     from modality.classifier import contract
 
     feeds = [graph_feeds([prompt]) for prompt in bench_prompts()]
-    session = cpu_session(path, threads)
+    session = cpu_session(Path(path), threads)
     outputs = list(contract.OUTPUT_NAMES)
     for feed in feeds[:30]:
         session.run(outputs, feed)
