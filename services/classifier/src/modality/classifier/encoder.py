@@ -155,7 +155,7 @@ class PromptTokenizer:
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 """ONNX Runtime graph rewrites the CPU sessions skip. SkipLayerNormFusion folds each
 residual Add into the LayerNorm after it; in the int8 graph, ONNX Runtime 1.32's fused
-CPU kernel took ~230 µs per call at 128 tokens where the plain Add + LayerNorm take ~40,
+CPU kernel took ~230 µs per call at 128 tokens where the plain Add + LayerNorm take ~50,
 so the whole graph ran 13-15 % slower on one thread (``bench/graph_variants.py``,
 variant ``skipln``; docs/BENCHMARKS.md)."""
 
