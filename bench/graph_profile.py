@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from router_latency import length_feeds
 
 HIDDEN, FFN, LAYERS = 384, 1536, 6
 
@@ -33,20 +34,6 @@ HIDDEN, FFN, LAYERS = 384, 1536, 6
 def encoder_macs(tokens: int) -> int:
     """Multiply-adds of MiniLM-L6's dense layers for one prompt (attention scores aside)."""
     return LAYERS * tokens * (4 * HIDDEN * HIDDEN + 2 * HIDDEN * FFN)
-
-
-def feeds(session: Any, tokens: int) -> dict[str, Any]:
-    rng = np.random.default_rng(0)
-    out: dict[str, Any] = {}
-    for spec in session.get_inputs():
-        if spec.name == "input_ids":
-            out[spec.name] = rng.integers(1000, 20000, (1, tokens), dtype=np.int64)
-        elif spec.name == "attention_mask":
-            out[spec.name] = np.ones((1, tokens), np.int64)
-        else:
-            shape = [1] + [d if isinstance(d, int) else 1 for d in spec.shape[1:]]
-            out[spec.name] = np.zeros(shape, np.float32)
-    return out
 
 
 def timed(session: Any, feed: dict[str, Any], runs: int) -> float:
@@ -136,7 +123,7 @@ def main() -> None:
     path = resolve_model_dir() / "classifier" / graph_file(args.graph)
     for tokens in (int(t) for t in args.tokens.split(",")):
         plain = session(path, args.threads, args.fused)
-        feed = feeds(plain, tokens)
+        feed = length_feeds(tokens)
         ms = timed(plain, feed, args.runs)
         ceiling = matmul_ceiling(tokens, args.threads)
         print(
